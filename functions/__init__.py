@@ -1,0 +1,1 @@
+"""mediarec's Lambda functions: ingest, recommend and metrics, sharing functions.common."""

@@ -1,0 +1,1 @@
+"""Code shared by the three functions: settings, database, SQL, request models, ranking, metrics."""

@@ -1,0 +1,220 @@
+"""All database access: connections, migrations, transactions and retries on a busy SQLite file.
+
+One :class:`Database` per container (see :func:`get_database`). Writes go through
+:meth:`Database.write`, which runs a unit of work inside ``BEGIN IMMEDIATE`` and retries it with
+jittered exponential backoff while SQLite reports the file busy or locked (another Lambda container
+holds the write lock). The unit of work must therefore be safe to run again: every write in this
+project is idempotent (primary keys, ``ON CONFLICT``).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from functions.common import sql
+from functions.common.settings import Settings, get_settings
+
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
+
+_BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+
+
+class DatabaseBusyError(RuntimeError):
+    """The database stayed locked through every retry; the caller should answer 503."""
+
+
+def is_busy(error: sqlite3.OperationalError) -> bool:
+    """True for SQLITE_BUSY / SQLITE_LOCKED (including their extended codes)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in _BUSY_CODES
+    message = str(error).lower()
+    return "database is locked" in message or "database is busy" in message
+
+
+def migration_files() -> list[tuple[int, Path]]:
+    """``sql/migrations/NNNN_name.sql`` files in version order."""
+    found = []
+    for path in sorted((sql.sql_dir() / "migrations").glob("*.sql")):
+        version = int(path.name.split("_", 1)[0])
+        found.append((version, path))
+    versions = [v for v, _ in found]
+    if versions != list(range(1, len(versions) + 1)):
+        raise RuntimeError(f"migration versions must be 1..N without gaps, found {versions}")
+    return found
+
+
+class Database:
+    """A SQLite connection shared by the requests of one container (thread-safe via a lock)."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        journal_mode: str = "wal",
+        busy_timeout_ms: int = 5000,
+        retries: int = 8,
+        read_only: bool = False,
+    ) -> None:
+        self.path = str(path)
+        self.retries = retries
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        if self.path != ":memory:" and not read_only:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        target = f"file:{self.path}?mode=ro" if read_only else self.path
+        self.conn = sqlite3.connect(
+            target,
+            uri=read_only,
+            isolation_level=None,  # autocommit; transactions are explicit
+            check_same_thread=False,
+            timeout=busy_timeout_ms / 1000,
+        )
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        if not read_only:
+            self._retry(lambda: self._set_journal_mode(journal_mode))
+
+    # -- set-up ---------------------------------------------------------------------------
+    def _set_journal_mode(self, mode: str) -> None:
+        if self.path == ":memory:":
+            return
+        current = self.conn.execute(f"PRAGMA journal_mode = {mode}").fetchone()[0]
+        if current.lower() != mode.lower():
+            raise RuntimeError(f"could not set journal_mode={mode} (SQLite kept {current})")
+        # NORMAL is durable in WAL mode and safe; rollback journals keep FULL.
+        self.conn.execute("PRAGMA synchronous = " + ("NORMAL" if mode == "wal" else "FULL"))
+
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> int:
+        """Apply pending migrations exactly once, even when several processes start together.
+
+        The version check happens inside ``BEGIN IMMEDIATE``, so a second cold start waits for
+        the first one's lock and then finds nothing left to do.
+        """
+        files = migration_files()
+        target = len(files)
+        if self.schema_version() >= target:
+            return self.schema_version()
+
+        def apply(conn: sqlite3.Connection) -> int:
+            current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            for version, path in files:
+                if version <= current:
+                    continue
+                for statement in sql.statements(path.read_text(encoding="utf-8")):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {version}")
+                logger.info("applied migration %s", path.name)
+            return target
+
+        return self.write(apply)
+
+    # -- transactions ---------------------------------------------------------------------
+    def _retry(self, attempt: Callable[[], T]) -> T:
+        delay = 0.01
+        for tries in range(self.retries + 1):
+            try:
+                return attempt()
+            except sqlite3.OperationalError as error:
+                if not is_busy(error):
+                    raise
+                if tries == self.retries:
+                    raise DatabaseBusyError(
+                        f"database stayed locked after {self.retries} retries"
+                    ) from error
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 1.0)
+        raise AssertionError("unreachable")
+
+    def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work(conn)`` in one ``BEGIN IMMEDIATE`` transaction, retrying while busy."""
+
+        def attempt() -> T:
+            with self._lock:
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(self.conn)
+                    self.conn.execute("COMMIT")  # may itself be busy on a rollback journal
+                except BaseException:
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                    raise
+                return result
+
+        return self._retry(attempt)
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for several reads (deferred transaction)."""
+        with self._lock:
+            self.conn.execute("BEGIN")
+            try:
+                yield self.conn
+            finally:
+                self.conn.execute("COMMIT")
+
+    def read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run read-only ``work(conn)`` in one snapshot, retrying while busy."""
+
+        def attempt() -> T:
+            with self.reading() as conn:
+                return work(conn)
+
+        return self._retry(attempt)
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+
+def execute(
+    conn: sqlite3.Connection, file: str, name: str, params: Mapping[str, Any] | None = None
+) -> sqlite3.Cursor:
+    """Run the named query ``name`` of ``sql/<file>.sql`` with named parameters."""
+    text, bound = sql.expand_params(sql.query(file, name), params or {})
+    return conn.execute(text, bound)
+
+
+def fetch_all(
+    conn: sqlite3.Connection, file: str, name: str, params: Mapping[str, Any] | None = None
+) -> list[sqlite3.Row]:
+    return execute(conn, file, name, params).fetchall()
+
+
+def fetch_one(
+    conn: sqlite3.Connection, file: str, name: str, params: Mapping[str, Any] | None = None
+) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = execute(conn, file, name, params).fetchone()
+    return row
+
+
+def open_database(settings: Settings) -> Database:
+    """Open (creating if needed) and migrate the database the settings name."""
+    database = Database(
+        settings.db_path,
+        journal_mode=settings.journal_mode,
+        busy_timeout_ms=settings.busy_timeout_ms,
+        retries=settings.write_retries,
+    )
+    database.migrate()
+    return database
+
+
+@functools.cache
+def get_database() -> Database:
+    """The container's database, opened and migrated on first use, reused while warm."""
+    return open_database(get_settings())

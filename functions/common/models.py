@@ -1,0 +1,158 @@
+"""Request and response models: the API contract of DESIGN.md section 3, in pydantic."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+from functions.common.clock import parse_timestamp
+
+MAX_ID_LENGTH = 128
+MAX_ATTRIBUTES_BYTES = 16_384
+
+Identifier = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00-\x1f\x7f]+$"),
+]
+"""A client id: 1-128 characters, no control characters."""
+
+Timestamp = Annotated[int, BeforeValidator(parse_timestamp)]
+"""ISO-8601 text or epoch seconds (or milliseconds), stored as epoch milliseconds."""
+
+ItemKind = Literal["video", "article", "post"]
+Category = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+
+
+def _allowed(info: ValidationInfo, key: str) -> tuple[str, ...] | None:
+    context = info.context or {}
+    allowed: tuple[str, ...] | None = context.get(key)
+    return allowed
+
+
+def _check_attributes(value: dict[str, Any]) -> dict[str, Any]:
+    if len(json.dumps(value, separators=(",", ":"))) > MAX_ATTRIBUTES_BYTES:
+        raise ValueError(f"attributes larger than {MAX_ATTRIBUTES_BYTES} bytes as JSON")
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class EventIn(_Strict):
+    """One interaction event. Validation context supplies the allowed event types and platforms."""
+
+    event_id: Identifier = Field(description="Client-generated idempotency key.")
+    user_id: Identifier
+    item_id: Identifier
+    event_type: str = Field(description="view, click, like, share, skip (configurable).")
+    platform: str = Field(description="web, ios or android (configurable).")
+    ts: Timestamp | None = Field(
+        None, description="Client time, ISO-8601 or epoch seconds; defaults to receive time."
+    )
+    recommendation_id: Identifier | None = Field(
+        None, description="The recommendation_id of the feed this event came from."
+    )
+    position: int | None = Field(None, ge=1, le=1000, description="1-based slot in that feed.")
+    dwell_ms: int | None = Field(None, ge=0, le=86_400_000)
+
+    @field_validator("event_type")
+    @classmethod
+    def _known_event_type(cls, value: str, info: ValidationInfo) -> str:
+        allowed = _allowed(info, "event_types")
+        if allowed is not None and value not in allowed:
+            raise ValueError(f"unknown event type {value[:40]!r}; expected one of {list(allowed)}")
+        return value
+
+    @field_validator("platform")
+    @classmethod
+    def _known_platform(cls, value: str, info: ValidationInfo) -> str:
+        allowed = _allowed(info, "platforms")
+        if allowed is not None and value not in allowed:
+            raise ValueError(f"unknown platform {value[:40]!r}; expected one of {list(allowed)}")
+        return value
+
+
+class ItemIn(_Strict):
+    """A catalog item. Posting an existing item_id replaces its record."""
+
+    item_id: Identifier
+    kind: ItemKind
+    title: Annotated[str, StringConstraints(max_length=500)] | None = None
+    categories: list[Category] = Field(default_factory=list, max_length=20)
+    published_at: Timestamp | None = Field(None, description="ISO-8601 or epoch seconds.")
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    hidden: bool = Field(False, description="Hidden items are never recommended.")
+
+    _attributes_size = field_validator("attributes")(_check_attributes)
+
+
+class UserIn(_Strict):
+    """A user's attributes. Posting an existing user_id replaces its attributes."""
+
+    user_id: Identifier
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+    _attributes_size = field_validator("attributes")(_check_attributes)
+
+
+class FieldError(BaseModel):
+    field: str
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every 4xx/5xx answer."""
+
+    error: str = Field(description="A stable code: validation_error, not_found, busy, ...")
+    message: str
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+class ItemResult(BaseModel):
+    index: int
+    id: str | None = Field(None, description="event_id, item_id or user_id when readable.")
+    status: Literal["stored", "duplicate", "upserted", "rejected"]
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+class BatchResult(BaseModel):
+    """Per-item outcome of a write. HTTP 200: none rejected; 207: some; 422: all rejected."""
+
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    results: list[ItemResult]
+
+
+class DeletedUser(BaseModel):
+    user_id: str
+    deleted: dict[str, int] = Field(description="Rows removed per table.")
+
+
+class RecommendedItem(BaseModel):
+    item_id: str
+    position: int
+    score: float
+    reason: Literal["model", "popular", "fresh", "exploration", "fallback"]
+    kind: str | None = None
+
+
+class RecommendationResponse(BaseModel):
+    recommendation_id: str
+    user_id: str
+    model_version: str
+    platform: str
+    k: int
+    served_at: str
+    items: list[RecommendedItem]

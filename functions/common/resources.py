@@ -1,0 +1,30 @@
+"""Cached per-container resources as FastAPI dependencies, and one call to reset them all."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from functions.common import sql
+from functions.common.db import Database, get_database
+from functions.common.settings import get_settings
+
+
+def database() -> Database:
+    return get_database()
+
+
+DatabaseDep = Annotated[Database, Depends(database)]
+
+
+def reset_resources() -> None:
+    """Forget cached settings, connection and queries (tests, benchmarks switching files)."""
+    if get_database.cache_info().currsize:
+        get_database().close()
+    get_database.cache_clear()
+    get_settings.cache_clear()
+    sql.load_file.cache_clear()
+    from functions.common import ranking
+
+    ranking.clear_popularity_cache()

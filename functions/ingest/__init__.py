@@ -1,0 +1,1 @@
+"""The ingest function: events, catalog items, users, and user deletion."""

@@ -1,0 +1,54 @@
+"""Ingest function: POST /events, POST /items, POST /users, DELETE /users/{user_id}."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from fastapi.responses import JSONResponse
+
+from functions.common import clock
+from functions.common.api import JsonBody, SettingsDep, create_app, error_responses
+from functions.common.lambda_runtime import make_handler
+from functions.common.models import MAX_ID_LENGTH, BatchResult, DeletedUser
+from functions.common.resources import DatabaseDep
+from functions.ingest import logic
+from functions.ingest.openapi import batch_body
+
+router = APIRouter(tags=["ingest"])
+ERRORS = error_responses(400, 413, 422, 503)
+BATCH_DOC = "200: all stored; 207: some rejected (see results); 422: all rejected."
+
+
+def _answer(result: BatchResult) -> JSONResponse:
+    return JSONResponse(result.model_dump(), status_code=logic.status_code(result))
+
+
+@router.post("/events", response_model=BatchResult, responses={207: {"model": BatchResult}, **ERRORS},
+             openapi_extra=batch_body("EventIn", "events"), summary="Record events", description=BATCH_DOC)
+def post_events(body: JsonBody, db: DatabaseDep, settings: SettingsDep) -> JSONResponse:
+    return _answer(logic.ingest_events(db, body, settings, clock.now_ms()))
+
+
+@router.post("/items", response_model=BatchResult, responses={207: {"model": BatchResult}, **ERRORS},
+             openapi_extra=batch_body("ItemIn", "items"), summary="Upsert catalog items", description=BATCH_DOC)
+def post_items(body: JsonBody, db: DatabaseDep, settings: SettingsDep) -> JSONResponse:
+    return _answer(logic.upsert_items(db, body, settings, clock.now_ms()))
+
+
+@router.post("/users", response_model=BatchResult, responses={207: {"model": BatchResult}, **ERRORS},
+             openapi_extra=batch_body("UserIn", "users"), summary="Upsert users", description=BATCH_DOC)
+def post_users(body: JsonBody, db: DatabaseDep, settings: SettingsDep) -> JSONResponse:
+    return _answer(logic.upsert_users(db, body, settings, clock.now_ms()))
+
+
+@router.delete("/users/{user_id}", response_model=DeletedUser, responses=error_responses(422, 503),
+               summary="Delete everything stored about a user")
+def delete_user(
+    user_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)], db: DatabaseDep
+) -> DeletedUser:
+    return logic.delete_user(db, user_id)
+
+
+app = create_app("mediarec ingest", [router])
+handler = make_handler(app, service="ingest")

@@ -1,0 +1,183 @@
+"""Ingest logic: validate item by item, store the valid ones in one transaction, report each."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from functions.common.api import ApiError, validation_errors
+from functions.common.db import Database, execute
+from functions.common.models import (
+    BatchResult,
+    DeletedUser,
+    EventIn,
+    FieldError,
+    ItemIn,
+    ItemResult,
+    UserIn,
+)
+from functions.common.settings import Settings
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def unpack_batch(body: Any, key: str, max_batch: int) -> list[Any]:
+    """A body holding one object, ``{key: [...]}`` or a bare list, as a list of raw items."""
+    if isinstance(body, dict) and set(body) == {key}:
+        items = body[key]
+        if not isinstance(items, list):
+            raise ApiError(422, "validation_error", f"{key} must be a list",
+                           [{"field": key, "reason": "must be a list"}])
+    elif isinstance(body, list):
+        items = body
+    elif isinstance(body, dict):
+        return [body]
+    else:
+        raise ApiError(422, "validation_error", "the body must be a JSON object or list",
+                       [{"field": "body", "reason": f"expected an object, got {type(body).__name__}"}])
+    if not items:
+        raise ApiError(422, "validation_error", "the batch is empty",
+                       [{"field": key, "reason": "empty batch"}])
+    if len(items) > max_batch:
+        raise ApiError(413, "batch_too_large", f"a batch holds at most {max_batch} {key}",
+                       [{"field": key, "reason": f"{len(items)} {key}, more than {max_batch}"}])
+    return items
+
+
+def _readable_id(raw: Any, field: str) -> str | None:
+    if isinstance(raw, dict) and isinstance(raw.get(field), str):
+        return str(raw[field])[:128]
+    return None
+
+
+def validate_each(
+    raw_items: list[Any], model: type[M], id_field: str, context: dict[str, Any]
+) -> tuple[list[tuple[int, M]], list[ItemResult]]:
+    """Validate every raw item; returns the valid ones and a rejection result for the rest."""
+    valid: list[tuple[int, M]] = []
+    rejected: list[ItemResult] = []
+    for index, raw in enumerate(raw_items):
+        try:
+            valid.append((index, model.model_validate(raw, context=context)))
+        except ValidationError as error:
+            rejected.append(ItemResult(
+                index=index, id=_readable_id(raw, id_field), status="rejected",
+                errors=[FieldError(**e) for e in validation_errors(error)],
+            ))
+    return valid, rejected
+
+
+def status_code(result: BatchResult) -> int:
+    """200 when nothing was rejected, 422 when everything was, 207 (Multi-Status) otherwise."""
+    if result.rejected == 0:
+        return 200
+    return 422 if result.rejected == len(result.results) else 207
+
+
+def _summarise(results: list[ItemResult]) -> BatchResult:
+    results.sort(key=lambda r: r.index)
+    count = {s: sum(r.status == s for r in results) for s in ("stored", "upserted", "duplicate")}
+    return BatchResult(
+        stored=count["stored"] + count["upserted"],
+        duplicates=count["duplicate"],
+        rejected=sum(r.status == "rejected" for r in results),
+        results=results,
+    )
+
+
+def check_event_time(event: EventIn, now_ms: int, settings: Settings) -> list[FieldError]:
+    if event.ts is None:
+        return []
+    if event.ts > now_ms + settings.event_future_tolerance_s * 1000:
+        return [FieldError(field="ts", reason=(
+            f"more than {settings.event_future_tolerance_s:g} s in the future"))]
+    if event.ts < now_ms - settings.event_max_age_days * 86_400_000:
+        return [FieldError(field="ts", reason=(
+            f"older than the {settings.event_max_age_days:g}-day horizon"))]
+    return []
+
+
+def ingest_events(db: Database, body: Any, settings: Settings, now_ms: int) -> BatchResult:
+    raw = unpack_batch(body, "events", settings.max_batch_size)
+    context = {"event_types": settings.event_types, "platforms": settings.platforms}
+    valid, results = validate_each(raw, EventIn, "event_id", context)
+    accepted: list[tuple[int, EventIn]] = []
+    for index, event in valid:
+        errors = check_event_time(event, now_ms, settings)
+        if errors:
+            results.append(ItemResult(index=index, id=event.event_id, status="rejected",
+                                      errors=errors))
+        else:
+            accepted.append((index, event))
+
+    def store(conn: sqlite3.Connection) -> list[ItemResult]:
+        stored = []
+        for index, event in accepted:
+            row = event.model_dump()
+            row["ts_ms"] = row.pop("ts") or now_ms
+            row["received_ms"] = now_ms
+            inserted = execute(conn, "ingest", "insert_event", row).rowcount == 1
+            stored.append(ItemResult(index=index, id=event.event_id,
+                                     status="stored" if inserted else "duplicate"))
+        return stored
+
+    if accepted:
+        results.extend(db.write(store))
+    return _summarise(results)
+
+
+def upsert_items(db: Database, body: Any, settings: Settings, now_ms: int) -> BatchResult:
+    raw = unpack_batch(body, "items", settings.max_batch_size)
+    valid, results = validate_each(raw, ItemIn, "item_id", {})
+
+    def store(conn: sqlite3.Connection) -> list[ItemResult]:
+        for _, item in valid:
+            execute(conn, "ingest", "upsert_item", {
+                "item_id": item.item_id, "kind": item.kind, "title": item.title,
+                "categories": json.dumps(sorted(set(item.categories))),
+                "published_ms": item.published_at, "attributes": json.dumps(item.attributes),
+                "hidden": int(item.hidden), "now_ms": now_ms,
+            })
+            execute(conn, "ingest", "delete_item_categories", {"item_id": item.item_id})
+            for category in sorted(set(item.categories)):
+                execute(conn, "ingest", "insert_item_category",
+                        {"item_id": item.item_id, "category": category})
+        return [ItemResult(index=i, id=item.item_id, status="upserted") for i, item in valid]
+
+    if valid:
+        results.extend(db.write(store))
+    return _summarise(results)
+
+
+def upsert_users(db: Database, body: Any, settings: Settings, now_ms: int) -> BatchResult:
+    raw = unpack_batch(body, "users", settings.max_batch_size)
+    valid, results = validate_each(raw, UserIn, "user_id", {})
+
+    def store(conn: sqlite3.Connection) -> list[ItemResult]:
+        for _, user in valid:
+            execute(conn, "ingest", "upsert_user", {
+                "user_id": user.user_id, "attributes": json.dumps(user.attributes),
+                "now_ms": now_ms,
+            })
+        return [ItemResult(index=i, id=user.user_id, status="upserted") for i, user in valid]
+
+    if valid:
+        results.extend(db.write(store))
+    return _summarise(results)
+
+
+def delete_user(db: Database, user_id: str) -> DeletedUser:
+    """Remove every row stored about ``user_id``; impressions first (they reference feeds)."""
+
+    def remove(conn: sqlite3.Connection) -> dict[str, int]:
+        counts = {}
+        for table in ("impressions", "recommendations", "events"):
+            counts[table] = execute(conn, "ingest", f"delete_user_{table}",
+                                    {"user_id": user_id}).rowcount
+        counts["users"] = execute(conn, "ingest", "delete_user", {"user_id": user_id}).rowcount
+        return counts
+
+    return DeletedUser(user_id=user_id, deleted=db.write(remove))

@@ -1,0 +1,46 @@
+-- Writes of the ingest function (and of `mediarec seed` / `mediarec import`, which reuse them).
+
+-- name: insert_event
+INSERT INTO events (event_id, user_id, item_id, event_type, platform, ts_ms, received_ms,
+                    recommendation_id, position, dwell_ms)
+VALUES (:event_id, :user_id, :item_id, :event_type, :platform, :ts_ms, :received_ms,
+        :recommendation_id, :position, :dwell_ms)
+ON CONFLICT (event_id) DO NOTHING;
+
+-- name: upsert_user
+INSERT INTO users (user_id, attributes, created_ms, updated_ms)
+VALUES (:user_id, :attributes, :now_ms, :now_ms)
+ON CONFLICT (user_id) DO UPDATE SET attributes = excluded.attributes,
+                                    updated_ms = excluded.updated_ms;
+
+-- name: upsert_item
+INSERT INTO items (item_id, kind, title, categories, published_ms, attributes, hidden,
+                   created_ms, updated_ms)
+VALUES (:item_id, :kind, :title, :categories, :published_ms, :attributes, :hidden,
+        :now_ms, :now_ms)
+ON CONFLICT (item_id) DO UPDATE SET kind = excluded.kind,
+                                    title = excluded.title,
+                                    categories = excluded.categories,
+                                    published_ms = excluded.published_ms,
+                                    attributes = excluded.attributes,
+                                    hidden = excluded.hidden,
+                                    updated_ms = excluded.updated_ms;
+
+-- name: delete_item_categories
+DELETE FROM item_categories WHERE item_id = :item_id;
+
+-- name: insert_item_category
+INSERT INTO item_categories (item_id, category) VALUES (:item_id, :category)
+ON CONFLICT (item_id, category) DO NOTHING;
+
+-- name: delete_user_impressions
+DELETE FROM impressions WHERE user_id = :user_id;
+
+-- name: delete_user_recommendations
+DELETE FROM recommendations WHERE user_id = :user_id;
+
+-- name: delete_user_events
+DELETE FROM events WHERE user_id = :user_id;
+
+-- name: delete_user
+DELETE FROM users WHERE user_id = :user_id;

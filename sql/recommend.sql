@@ -1,0 +1,51 @@
+-- Reads and writes of the recommend function.
+
+-- name: popularity_buckets
+-- Positive engagements per recommendable item, platform and time bucket inside the window; the
+-- time decay is applied in Python (functions/common/ranking.py) so no math functions are needed.
+SELECT e.item_id, e.platform, e.ts_ms / :bucket_ms AS bucket, COUNT(*) AS engagements
+FROM events e
+JOIN items i ON i.item_id = e.item_id
+WHERE e.ts_ms >= :since_ms
+  AND e.ts_ms <= :now_ms
+  AND e.event_type IN (:positive_types)
+  AND i.hidden = 0
+GROUP BY e.item_id, e.platform, e.ts_ms / :bucket_ms;
+
+-- name: item_facets
+-- Kind and categories of the items that popularity ranks.
+SELECT i.item_id, i.kind, i.categories
+FROM items i
+WHERE i.item_id IN (SELECT DISTINCT e.item_id FROM events e
+                    WHERE e.ts_ms >= :since_ms AND e.ts_ms <= :now_ms)
+  AND i.hidden = 0;
+
+-- name: fresh_items
+-- Newest visible items, optionally of one kind and/or category.
+SELECT i.item_id, i.kind, i.published_ms
+FROM items i
+WHERE i.hidden = 0
+  AND (:kind IS NULL OR i.kind = :kind)
+  AND (:category IS NULL OR EXISTS (SELECT 1 FROM item_categories c
+                                    WHERE c.item_id = i.item_id AND c.category = :category))
+ORDER BY COALESCE(i.published_ms, i.created_ms) DESC, i.item_id
+LIMIT :limit;
+
+-- name: user_seen_items
+-- Items the user already has any event on (viewed, clicked, liked, shared or skipped).
+SELECT DISTINCT item_id FROM events WHERE user_id = :user_id;
+
+-- name: visible_among
+-- Which of the given items are still in the catalog and not hidden (checked at serve time).
+SELECT item_id FROM items WHERE item_id IN (:item_ids) AND hidden = 0;
+
+-- name: insert_recommendation
+INSERT INTO recommendations (recommendation_id, user_id, platform, k, model_version, request,
+                             served_ms)
+VALUES (:recommendation_id, :user_id, :platform, :k, :model_version, :request, :served_ms);
+
+-- name: insert_impression
+INSERT INTO impressions (recommendation_id, item_id, user_id, position, score, reason,
+                         model_version, platform, served_ms)
+VALUES (:recommendation_id, :item_id, :user_id, :position, :score, :reason, :model_version,
+        :platform, :served_ms);

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from functions.common import clock
+from functions.common.db import Database, get_database
+from functions.common.resources import reset_resources
+from functions.common.settings import Settings, get_settings
+
+# Tests run at a fixed instant: the timestamps in events/*.json are from this morning.
+FIXED_NOW_MS = clock.parse_timestamp("2026-11-22T12:00:00Z")
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test gets its own SQLite file, fresh cached resources and a pinned clock."""
+    for name in ("MEDIAREC_DB_PATH", "MEDIAREC_MODELS_URI", "MEDIAREC_JOURNAL_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MEDIAREC_DB_PATH", str(tmp_path / "mediarec.sqlite"))
+    monkeypatch.setenv("MEDIAREC_MODELS_URI", str(tmp_path / "models"))
+    monkeypatch.setenv("MEDIAREC_POPULARITY_CACHE_SECONDS", "0")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "mediarec-test")
+    monkeypatch.chdir(tmp_path)  # no developer .env leaks in
+    monkeypatch.setattr(clock, "now_ms", lambda: FIXED_NOW_MS)
+    reset_resources()
+    yield
+    reset_resources()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return get_settings()
+
+
+@pytest.fixture
+def db() -> Database:
+    return get_database()

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: Lambda invocation, fake context, test-data factories."""
