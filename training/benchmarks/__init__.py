@@ -1,0 +1,1 @@
+"""`mediarec benchmark ...`: each prints a table and writes JSON."""

@@ -1,0 +1,139 @@
+"""The ``mediarec`` command: everything offline, on the embedded default (a local SQLite file and a
+local models folder) unless MEDIAREC_* variables or flags say otherwise."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _database_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--db", type=Path, metavar="PATH",
+                        help="SQLite file (default: $MEDIAREC_DB_PATH or data/mediarec.sqlite)")
+    return parent
+
+
+def _apply_database_option(args: argparse.Namespace) -> None:
+    if getattr(args, "db", None):
+        os.environ["MEDIAREC_DB_PATH"] = str(args.db)
+        from functions.common.resources import reset_resources
+
+        reset_resources()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from functions.common.db import get_database
+
+    database = get_database()
+    print(f"{database.path}: schema version {database.schema_version()}")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from functions.common import db as dbmod
+    from functions.common.db import get_database
+    from training.synthetic import WorldConfig, generate_world, write_world
+
+    database = get_database()
+    if args.if_empty:
+        row = database.read(lambda c: dbmod.fetch_one(c, "seed", "count_events"))
+        if row and int(row["n"]):
+            print(f"{database.path} already holds {int(row['n'])} events; not seeding (--if-empty)")
+            return 0
+    config = WorldConfig(seed=args.seed, users=args.users, items=args.items, events=args.events,
+                         days=args.days, end_ms=args.end_ms)
+    started = time.perf_counter()
+    world = generate_world(config)
+    generated = time.perf_counter()
+    try:
+        counts = write_world(database, world, reset=args.reset, progress=not args.quiet)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    done = time.perf_counter()
+    print(f"seeded {database.path}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    print(f"generated in {generated - started:.1f} s, written in {done - generated:.1f} s")
+    print(f"try a user: {world.user_ids[0]} (e.g. /recommendations/{world.user_ids[0]}?k=10)")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from training.local_server import build_app
+
+    app = build_app()
+    base = f"http://{args.host}:{args.port}"
+    print(f"mediarec serving on {base}  (Swagger UI: {base}/docs)")
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def cmd_benchmark_ingest(args: argparse.Namespace) -> int:
+    from training.benchmarks.ingest import run_ingest_benchmark
+
+    run_ingest_benchmark(single_requests=args.single, batches=args.batches,
+                         repeats=args.repeats, out=args.out)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mediarec", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    db_opts = _database_options()
+
+    migrate = sub.add_parser("migrate", parents=[db_opts],
+                             help="create or upgrade the SQLite schema")
+    migrate.set_defaults(func=cmd_migrate)
+
+    seed = sub.add_parser("seed", parents=[db_opts],
+                          help="fill the database with a synthetic media world")
+    seed.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    seed.add_argument("--users", type=int, default=2000)
+    seed.add_argument("--items", type=int, default=1000)
+    seed.add_argument("--events", type=int, default=200_000)
+    seed.add_argument("--days", type=int, default=28, help="days of history (default 28)")
+    seed.add_argument("--end-ms", type=int, default=None,
+                      help="epoch ms of the last event (default: now); fix it for identical worlds")
+    seed.add_argument("--reset", action="store_true", help="delete existing data first")
+    seed.add_argument("--if-empty", action="store_true",
+                      help="do nothing when the database already holds events")
+    seed.add_argument("--quiet", action="store_true", help="no progress bar")
+    seed.set_defaults(func=cmd_seed)
+
+    serve = sub.add_parser("serve", parents=[db_opts],
+                           help="run all routes of the three functions in one local process")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=cmd_serve)
+
+    bench = sub.add_parser("benchmark", help="measure speed and quality; prints a table, writes JSON")
+    bench_sub = bench.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
+    ingest = bench_sub.add_parser(
+        "ingest", help="events/s through the ingest handler: single events and batches of 500, "
+                       "WAL and DELETE journal modes")
+    ingest.add_argument("--single", type=int, default=2000, help="single-event requests per run")
+    ingest.add_argument("--batches", type=int, default=40, help="500-event batches per run")
+    ingest.add_argument("--repeats", type=int, default=3, help="runs per cell; the median is kept")
+    ingest.add_argument("--out", type=Path, default=Path("bench-results/ingest.json"))
+    ingest.set_defaults(func=cmd_benchmark_ingest)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _apply_database_option(args)
+    func: Command = args.func
+    return func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
