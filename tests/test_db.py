@@ -12,9 +12,9 @@ from functions.common import sql
 from functions.common.db import Database, DatabaseBusyError, is_busy, migration_files
 
 
-def _open_and_migrate(path: str, barrier, results) -> None:  # runs in a child process
+def _open_and_migrate(path: str, mode: str, barrier, results) -> None:  # in a child process
     barrier.wait()
-    database = Database(path, journal_mode="delete", busy_timeout_ms=10_000)
+    database = Database(path, journal_mode=mode, busy_timeout_ms=10_000)
     results.put(database.migrate())
     database.close()
 
@@ -25,8 +25,9 @@ def test_racing_cold_starts_migrate_exactly_once(tmp_path, mode):
     Database(path, journal_mode=mode).close()  # file exists, schema not yet
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(4), ctx.Queue()
-    procs = [ctx.Process(target=_open_and_migrate, args=(path, barrier, results))
-             for _ in range(4)]
+    procs = [
+        ctx.Process(target=_open_and_migrate, args=(path, mode, barrier, results)) for _ in range(4)
+    ]
     for proc in procs:
         proc.start()
     for proc in procs:
@@ -37,8 +38,15 @@ def test_racing_cold_starts_migrate_exactly_once(tmp_path, mode):
     check = Database(path, journal_mode=mode)
     assert check.schema_version() == target
     tables = {r[0] for r in check.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"users", "items", "events", "recommendations", "impressions", "metrics",
-            "models"} <= tables
+    assert {
+        "users",
+        "items",
+        "events",
+        "recommendations",
+        "impressions",
+        "metrics",
+        "models",
+    } <= tables
 
 
 @pytest.mark.parametrize("mode", ["wal", "delete", "truncate"])
@@ -55,8 +63,7 @@ def test_write_retries_while_another_connection_holds_the_lock(tmp_path):
     other.execute("BEGIN IMMEDIATE")
     timer = threading.Timer(0.2, lambda: other.execute("COMMIT"))
     timer.start()
-    ours.write(lambda c: c.execute(
-        "INSERT INTO users (user_id, attributes, created_ms, updated_ms) VALUES ('u', '{}', 0, 0)"))
+    ours.write(lambda c: c.execute("INSERT INTO users VALUES ('u', '{}', 0, 0)"))
     timer.join()
     assert ours.conn.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 1
 
@@ -92,7 +99,9 @@ def test_busy_detection():
 
 
 def test_named_query_files_parse_and_expand():
-    queries = sql.parse_queries("-- name: a\nSELECT 1;\n\n-- name: b\n-- comment\nSELECT :x IN (:ys);\n")
+    queries = sql.parse_queries(
+        "-- name: a\nSELECT 1;\n\n-- name: b\n-- comment\nSELECT :x IN (:ys);\n"
+    )
     assert queries == {"a": "SELECT 1", "b": "-- comment\nSELECT :x IN (:ys)"}
     text, params = sql.expand_params(queries["b"], {"x": 1, "ys": ("p", "q")})
     assert text.endswith("IN (:ys__0, :ys__1)") and params == {"x": 1, "ys__0": "p", "ys__1": "q"}

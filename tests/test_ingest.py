@@ -29,8 +29,15 @@ def test_repeated_event_is_a_duplicate_stored_once(db):
     first = invoke(handler, "ingest_post_event")
     again = invoke(handler, "ingest_post_event")
     assert first[1]["stored"] == 1
-    assert again == (200, {"stored": 0, "duplicates": 1, "rejected": 0, "results": [
-        {"index": 0, "id": "evt-demo-0001", "status": "duplicate", "errors": []}]})
+    assert again == (
+        200,
+        {
+            "stored": 0,
+            "duplicates": 1,
+            "rejected": 0,
+            "results": [{"index": 0, "id": "evt-demo-0001", "status": "duplicate", "errors": []}],
+        },
+    )
     assert count(db, "events") == 1
 
 
@@ -89,8 +96,12 @@ def test_missing_required_fields_are_named(db):
 
 
 def test_timestamps_accept_iso_epoch_seconds_and_millis(db):
-    stamps = ["2026-11-22T11:00:00Z", "2026-11-22T11:00:00", FIXED_NOW_MS / 1000 - 3600,
-              FIXED_NOW_MS - 3_600_000]
+    stamps = [
+        "2026-11-22T11:00:00Z",
+        "2026-11-22T11:00:00",
+        FIXED_NOW_MS / 1000 - 3600,
+        FIXED_NOW_MS - 3_600_000,
+    ]
     status, _ = post("/events", [event(ts=ts) for ts in stamps])
     assert status == 200
     values = {r[0] for r in db.conn.execute("SELECT ts_ms FROM events")}
@@ -140,8 +151,10 @@ def test_items_upsert_and_replace(db):
     assert json.loads(item["attributes"]) == {"author": "A. Writer", "words": 1200}
     assert db.conn.execute("SELECT hidden FROM items WHERE item_id='i90003'").fetchone()[0] == 1
     post("/items", {"item_id": "i90002", "kind": "video", "categories": ["music"]})
-    cats = [r[0] for r in db.conn.execute(
-        "SELECT category FROM item_categories WHERE item_id = 'i90002'")]
+    cats = [
+        r[0]
+        for r in db.conn.execute("SELECT category FROM item_categories WHERE item_id = 'i90002'")
+    ]
     assert cats == ["music"]
 
 
@@ -177,8 +190,10 @@ def test_delete_user_removes_everything_about_them(db):
     add_impressions(db, "r2", "u9", ["i1"], FIXED_NOW_MS)
     status, body = invoke(handler, "ingest_delete_user")
     assert status == 200
-    assert body == {"user_id": "u00003", "deleted": {
-        "impressions": 2, "recommendations": 1, "events": 2, "users": 1}}
+    assert body == {
+        "user_id": "u00003",
+        "deleted": {"impressions": 2, "recommendations": 1, "events": 2, "users": 1},
+    }
     for table in ("events", "impressions", "recommendations", "users"):
         assert count(db, table, "user_id = :u", u="u00003") == 0
     assert count(db, "events") == 1 and count(db, "impressions") == 1

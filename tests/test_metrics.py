@@ -19,7 +19,12 @@ T0 = FIXED_NOW_MS - 30 * HOUR_MS
 
 @pytest.mark.parametrize(
     ("successes", "trials", "low", "high"),
-    [(3, 7, 0.1582, 0.7495), (0, 10, 0.0, 0.2775), (10, 10, 0.7225, 1.0), (50, 100, 0.4038, 0.5962)],
+    [
+        (3, 7, 0.1582, 0.7495),
+        (0, 10, 0.0, 0.2775),
+        (10, 10, 0.7225, 1.0),
+        (50, 100, 0.4038, 0.5962),
+    ],
 )
 def test_wilson_interval_matches_hand_values(successes, trials, low, high):
     got = wilson_interval(successes, trials)
@@ -27,40 +32,65 @@ def test_wilson_interval_matches_hand_values(successes, trials, low, high):
 
 
 def test_proportion_without_trials_has_no_value():
-    assert proportion(0, 0).as_dict() == {"value": None, "numerator": 0, "denominator": 0,
-                                          "ci95": None}
+    assert proportion(0, 0).as_dict() == {
+        "value": None,
+        "numerator": 0,
+        "denominator": 0,
+        "ci95": None,
+    }
 
 
 @pytest.fixture
 def served(db):
     """Three feeds and the engagements that followed; expected counts are worked out below."""
-    add_items(db, [{"item_id": f"x{n}"} for n in range(6)]
-              + [{"item_id": i} for i in ("a1", "a2", "a3", "a4", "b1", "b2")]
-              + [{"item_id": "gone", "hidden": 1}])
-    add_impressions(db, "r1", "A", ["a1", "a2", "a3"], T0)                       # web, m1
-    add_impressions(db, "r2", "A", ["a1", "a4"], T0 + HOUR_MS)                  # web, m1
+    add_items(
+        db,
+        [{"item_id": f"x{n}"} for n in range(6)]
+        + [{"item_id": i} for i in ("a1", "a2", "a3", "a4", "b1", "b2")]
+        + [{"item_id": "gone", "hidden": 1}],
+    )
+    add_impressions(db, "r1", "A", ["a1", "a2", "a3"], T0)  # web, m1
+    add_impressions(db, "r2", "A", ["a1", "a4"], T0 + HOUR_MS)  # web, m1
     add_impressions(db, "r3", "B", ["b1", "b2"], T0, platform="ios", model_version="m2")
-    add_events(db, [
-        # no recommendation_id: credited to the most recent impression (r2), not r1
-        {"user_id": "A", "item_id": "a1", "event_type": "click", "ts_ms": T0 + 2 * HOUR_MS},
-        # carries r1: credited to r1/a2
-        {"user_id": "A", "item_id": "a2", "event_type": "like", "ts_ms": T0 + 30 * MINUTE_MS,
-         "recommendation_id": "r1"},
-        # 25 h after the impression: outside the 24 h attribution window
-        {"user_id": "A", "item_id": "a3", "event_type": "like", "ts_ms": T0 + 25 * HOUR_MS},
-        # carries r1, but r1 never showed a4: no credit to r2/a4 either
-        {"user_id": "A", "item_id": "a4", "event_type": "view", "ts_ms": T0 + 2 * HOUR_MS,
-         "recommendation_id": "r1"},
-        # skip is not a positive engagement
-        {"user_id": "B", "item_id": "b1", "event_type": "skip", "ts_ms": T0 + HOUR_MS},
-        # one minute before the impression (client clock behind): within the 5 min skew
-        {"user_id": "B", "item_id": "b2", "event_type": "click", "ts_ms": T0 - MINUTE_MS},
-        # another user's engagement never counts
-        {"user_id": "C", "item_id": "a1", "event_type": "like", "ts_ms": T0 + HOUR_MS},
-        # a second positive event on an already-credited impression does not double count
-        {"user_id": "A", "item_id": "a2", "event_type": "share", "ts_ms": T0 + 40 * MINUTE_MS,
-         "recommendation_id": "r1"},
-    ])
+    add_events(
+        db,
+        [
+            # no recommendation_id: credited to the most recent impression (r2), not r1
+            {"user_id": "A", "item_id": "a1", "event_type": "click", "ts_ms": T0 + 2 * HOUR_MS},
+            # carries r1: credited to r1/a2
+            {
+                "user_id": "A",
+                "item_id": "a2",
+                "event_type": "like",
+                "ts_ms": T0 + 30 * MINUTE_MS,
+                "recommendation_id": "r1",
+            },
+            # 25 h after the impression: outside the 24 h attribution window
+            {"user_id": "A", "item_id": "a3", "event_type": "like", "ts_ms": T0 + 25 * HOUR_MS},
+            # carries r1, but r1 never showed a4: no credit to r2/a4 either
+            {
+                "user_id": "A",
+                "item_id": "a4",
+                "event_type": "view",
+                "ts_ms": T0 + 2 * HOUR_MS,
+                "recommendation_id": "r1",
+            },
+            # skip is not a positive engagement
+            {"user_id": "B", "item_id": "b1", "event_type": "skip", "ts_ms": T0 + HOUR_MS},
+            # one minute before the impression (client clock behind): within the 5 min skew
+            {"user_id": "B", "item_id": "b2", "event_type": "click", "ts_ms": T0 - MINUTE_MS},
+            # another user's engagement never counts
+            {"user_id": "C", "item_id": "a1", "event_type": "like", "ts_ms": T0 + HOUR_MS},
+            # a second positive event on an already-credited impression does not double count
+            {
+                "user_id": "A",
+                "item_id": "a2",
+                "event_type": "share",
+                "ts_ms": T0 + 40 * MINUTE_MS,
+                "recommendation_id": "r1",
+            },
+        ],
+    )
     return db
 
 
@@ -80,7 +110,9 @@ def test_pac_on_hand_computed_fixture(served, settings):
     assert got["coverage"] == {"value": 0.5, "items_shown": 6, "catalog_items": 12}
     slices = {(b["platform"], b["model_version"]): b["pac"] for b in got["breakdown"]}
     assert {key: (v["numerator"], v["denominator"]) for key, v in slices.items()} == {
-        ("web", "m1"): (2, 5), ("ios", "m2"): (1, 2)}
+        ("web", "m1"): (2, 5),
+        ("ios", "m2"): (1, 2),
+    }
 
 
 def test_pac_respects_k_platform_and_window(served, settings):
@@ -109,16 +141,27 @@ def test_get_metrics_endpoint(served):
     assert status == 200
     assert (body["pac"]["numerator"], body["pac"]["denominator"]) == (3, 7)
     assert body["final"] is True  # ended 28 h ago: the 24 h attribution window has closed
-    status, body = invoke(handler, http_event("GET", "/metrics", query={
-        "from": str((T0 - HOUR_MS) // 1000), "to": str((T0 + 2 * HOUR_MS) // 1000)}))
+    status, body = invoke(
+        handler,
+        http_event(
+            "GET",
+            "/metrics",
+            query={"from": str((T0 - HOUR_MS) // 1000), "to": str((T0 + 2 * HOUR_MS) // 1000)},
+        ),
+    )
     assert status == 200 and body["pac"]["denominator"] == 7
 
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [({"k": 0}, "k"), ({"from": "last tuesday"}, "from"), ({"to": "2026-13-40"}, "to"),
-     ({"from": "2026-11-22T00:00:00Z", "to": "2026-11-21T00:00:00Z"}, "from"),
-     ({"from": "2020-01-01T00:00:00Z"}, "from"), ({"platform": "tv"}, "platform")],
+    [
+        ({"k": 0}, "k"),
+        ({"from": "last tuesday"}, "from"),
+        ({"to": "2026-13-40"}, "to"),
+        ({"from": "2026-11-22T00:00:00Z", "to": "2026-11-21T00:00:00Z"}, "from"),
+        ({"from": "2020-01-01T00:00:00Z"}, "from"),
+        ({"platform": "tv"}, "platform"),
+    ],
 )
 def test_bad_metric_queries_are_422(query, field):
     status, body = invoke(handler, http_event("GET", "/metrics", query=query))
@@ -150,15 +193,23 @@ def test_scheduled_run_stores_idempotently_and_emits_emf(served, capsys):
     assert count(served, "metrics") == rows_first  # upserted, not duplicated
     day = served.conn.execute(
         "SELECT * FROM metrics WHERE name = 'pac' AND granularity = 'day' AND platform = 'all'"
-        " AND window_start_ms = :s", {"s": FIXED_NOW_MS - 12 * HOUR_MS - DAY_MS}).fetchone()
+        " AND window_start_ms = :s",
+        {"s": FIXED_NOW_MS - 12 * HOUR_MS - DAY_MS},
+    ).fetchone()
     assert (day["numerator"], day["denominator"], day["final"]) == (3, 7, 0)
-    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines()
-           if line.startswith('{"_aws"')]
-    names = {m["Name"] for record in emf for d in record["_aws"]["CloudWatchMetrics"]
-             for m in d["Metrics"]}
+    emf = [
+        json.loads(line)
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith('{"_aws"')
+    ]
+    names = {
+        m["Name"]
+        for record in emf
+        for d in record["_aws"]["CloudWatchMetrics"]
+        for m in d["Metrics"]
+    }
     assert {"PrecisionAtCuration", "ClickThroughRate", "CatalogCoverage"} <= names
-    assert any(r.get("PrecisionAtCuration") == [pytest.approx(100 * 3 / 7, abs=1e-3)]
-               for r in emf)
+    assert any(r.get("PrecisionAtCuration") == [pytest.approx(100 * 3 / 7, abs=1e-3)] for r in emf)
 
 
 def _scheduled_event():

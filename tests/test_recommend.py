@@ -20,14 +20,30 @@ def get(user: str, **query: object) -> tuple[int, dict]:
 @pytest.fixture
 def catalog(db):
     """Five videos and five articles; popularity i1 > i2 > ... by recent clicks."""
-    add_items(db, [{"item_id": f"i{n}", "kind": "video" if n <= 5 else "article",
-                    "categories": ["sports"] if n % 2 else ["news"],
-                    "published_ms": NOW - n * HOUR_MS} for n in range(1, 11)])
+    add_items(
+        db,
+        [
+            {
+                "item_id": f"i{n}",
+                "kind": "video" if n <= 5 else "article",
+                "categories": ["sports"] if n % 2 else ["news"],
+                "published_ms": NOW - n * HOUR_MS,
+            }
+            for n in range(1, 11)
+        ],
+    )
     rows = []
     for n in range(1, 9):
         for j in range(10 - n):
-            rows.append({"user_id": f"crowd{j}", "item_id": f"i{n}", "event_type": "click",
-                         "ts_ms": NOW - HOUR_MS, "platform": "web"})
+            rows.append(
+                {
+                    "user_id": f"crowd{j}",
+                    "item_id": f"i{n}",
+                    "event_type": "click",
+                    "ts_ms": NOW - HOUR_MS,
+                    "platform": "web",
+                }
+            )
     add_events(db, rows)
     return db
 
@@ -47,30 +63,73 @@ def test_popular_items_first_then_fresh(catalog):
 
 def test_old_engagement_decays_below_recent(db):
     add_items(db, [{"item_id": "old"}, {"item_id": "new"}])
-    add_events(db, [{"user_id": f"u{j}", "item_id": "old", "event_type": "like",
-                     "ts_ms": NOW - 10 * 24 * HOUR_MS} for j in range(5)]
-               + [{"user_id": f"u{j}", "item_id": "new", "event_type": "like",
-                   "ts_ms": NOW - HOUR_MS} for j in range(2)]
-               + [{"user_id": f"u{j}", "item_id": "old", "event_type": "click",
-                   "ts_ms": NOW - 20 * 24 * HOUR_MS} for j in range(50)])  # outside the window
+    add_events(
+        db,
+        [
+            {
+                "user_id": f"u{j}",
+                "item_id": "old",
+                "event_type": "like",
+                "ts_ms": NOW - 10 * 24 * HOUR_MS,
+            }
+            for j in range(5)
+        ]
+        + [
+            {"user_id": f"u{j}", "item_id": "new", "event_type": "like", "ts_ms": NOW - HOUR_MS}
+            for j in range(2)
+        ]
+        + [
+            {
+                "user_id": f"u{j}",
+                "item_id": "old",
+                "event_type": "click",
+                "ts_ms": NOW - 20 * 24 * HOUR_MS,
+            }
+            for j in range(50)
+        ],
+    )  # outside the window
     _, body = get("x", k=2)
     assert [i["item_id"] for i in body["items"]] == ["new", "old"]
 
 
 def test_platform_popularity_leads_on_its_platform(db):
     add_items(db, [{"item_id": "webhit"}, {"item_id": "iostop"}])
-    add_events(db, [{"user_id": f"u{j}", "item_id": "webhit", "event_type": "click",
-                     "ts_ms": NOW - HOUR_MS, "platform": "web"} for j in range(10)]
-               + [{"user_id": f"u{j}", "item_id": "iostop", "event_type": "click",
-                   "ts_ms": NOW - HOUR_MS, "platform": "ios"} for j in range(3)])
+    add_events(
+        db,
+        [
+            {
+                "user_id": f"u{j}",
+                "item_id": "webhit",
+                "event_type": "click",
+                "ts_ms": NOW - HOUR_MS,
+                "platform": "web",
+            }
+            for j in range(10)
+        ]
+        + [
+            {
+                "user_id": f"u{j}",
+                "item_id": "iostop",
+                "event_type": "click",
+                "ts_ms": NOW - HOUR_MS,
+                "platform": "ios",
+            }
+            for j in range(3)
+        ],
+    )
     assert [i["item_id"] for i in get("x", platform="ios")[1]["items"]] == ["iostop", "webhit"]
     assert [i["item_id"] for i in get("x", platform="web")[1]["items"]] == ["webhit", "iostop"]
     assert [i["item_id"] for i in get("x", platform="android")[1]["items"]] == ["webhit", "iostop"]
 
 
 def test_seen_items_excluded_unless_asked(catalog):
-    add_events(catalog, [{"user_id": "fan", "item_id": "i1", "event_type": "view", "ts_ms": NOW},
-                         {"user_id": "fan", "item_id": "i2", "event_type": "skip", "ts_ms": NOW}])
+    add_events(
+        catalog,
+        [
+            {"user_id": "fan", "item_id": "i1", "event_type": "view", "ts_ms": NOW},
+            {"user_id": "fan", "item_id": "i2", "event_type": "skip", "ts_ms": NOW},
+        ],
+    )
     ids = [i["item_id"] for i in get("fan", k=10)[1]["items"]]
     assert "i1" not in ids and "i2" not in ids and len(ids) == 8
     ids = [i["item_id"] for i in get("fan", k=3, exclude_seen="false")[1]["items"]]
@@ -102,11 +161,14 @@ def test_impressions_match_the_response_exactly(catalog):
     assert status == 200 and len(body["items"]) == 5
     rows = catalog.conn.execute(
         "SELECT * FROM impressions WHERE recommendation_id = ? ORDER BY position",
-        (body["recommendation_id"],)).fetchall()
+        (body["recommendation_id"],),
+    ).fetchall()
     assert [(r["item_id"], r["position"], r["score"], r["reason"]) for r in rows] == [
-        (i["item_id"], i["position"], i["score"], i["reason"]) for i in body["items"]]
+        (i["item_id"], i["position"], i["score"], i["reason"]) for i in body["items"]
+    ]
     assert {(r["user_id"], r["model_version"], r["platform"], r["served_ms"]) for r in rows} == {
-        ("u00001", "popularity-v1", "web", NOW)}
+        ("u00001", "popularity-v1", "web", NOW)
+    }
     feed = catalog.conn.execute("SELECT * FROM recommendations").fetchone()
     assert feed["recommendation_id"] == body["recommendation_id"] and feed["k"] == 5
 
@@ -124,8 +186,14 @@ def test_empty_catalog_gives_empty_feed_and_logs_nothing(db):
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [({"k": 0}, "k"), ({"k": 101}, "k"), ({"k": "ten"}, "k"), ({"platform": "tv"}, "platform"),
-     ({"kind": "podcast"}, "kind"), ({"exclude_seen": "perhaps"}, "exclude_seen")],
+    [
+        ({"k": 0}, "k"),
+        ({"k": 101}, "k"),
+        ({"k": "ten"}, "k"),
+        ({"platform": "tv"}, "platform"),
+        ({"kind": "podcast"}, "kind"),
+        ({"exclude_seen": "perhaps"}, "exclude_seen"),
+    ],
 )
 def test_bad_queries_get_422_naming_the_field(query, field):
     status, body = get("u1", **query)

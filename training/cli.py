@@ -15,8 +15,12 @@ Command = Callable[[argparse.Namespace], int]
 
 def _database_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--db", type=Path, metavar="PATH",
-                        help="SQLite file (default: $MEDIAREC_DB_PATH or data/mediarec.sqlite)")
+    parent.add_argument(
+        "--db",
+        type=Path,
+        metavar="PATH",
+        help="SQLite file (default: $MEDIAREC_DB_PATH or data/mediarec.sqlite)",
+    )
     return parent
 
 
@@ -47,8 +51,14 @@ def cmd_seed(args: argparse.Namespace) -> int:
         if row and int(row["n"]):
             print(f"{database.path} already holds {int(row['n'])} events; not seeding (--if-empty)")
             return 0
-    config = WorldConfig(seed=args.seed, users=args.users, items=args.items, events=args.events,
-                         days=args.days, end_ms=args.end_ms)
+    config = WorldConfig(
+        seed=args.seed,
+        users=args.users,
+        items=args.items,
+        events=args.events,
+        days=args.days,
+        end_ms=args.end_ms,
+    )
     started = time.perf_counter()
     world = generate_world(config)
     generated = time.perf_counter()
@@ -79,8 +89,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_benchmark_ingest(args: argparse.Namespace) -> int:
     from training.benchmarks.ingest import run_ingest_benchmark
 
-    run_ingest_benchmark(single_requests=args.single, batches=args.batches,
-                         repeats=args.repeats, out=args.out)
+    run_ingest_benchmark(
+        single_requests=args.single, batches=args.batches, repeats=args.repeats, out=args.out
+    )
     return 0
 
 
@@ -89,37 +100,51 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     db_opts = _database_options()
 
-    migrate = sub.add_parser("migrate", parents=[db_opts],
-                             help="create or upgrade the SQLite schema")
+    migrate = sub.add_parser(
+        "migrate", parents=[db_opts], help="create or upgrade the SQLite schema"
+    )
     migrate.set_defaults(func=cmd_migrate)
 
-    seed = sub.add_parser("seed", parents=[db_opts],
-                          help="fill the database with a synthetic media world")
+    seed = sub.add_parser(
+        "seed", parents=[db_opts], help="fill the database with a synthetic media world"
+    )
     seed.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     seed.add_argument("--users", type=int, default=2000)
     seed.add_argument("--items", type=int, default=1000)
     seed.add_argument("--events", type=int, default=200_000)
     seed.add_argument("--days", type=int, default=28, help="days of history (default 28)")
-    seed.add_argument("--end-ms", type=int, default=None,
-                      help="epoch ms of the last event (default: now); fix it for identical worlds")
+    seed.add_argument(
+        "--end-ms",
+        type=int,
+        default=None,
+        help="epoch ms of the last event (default: now); fix it for identical worlds",
+    )
     seed.add_argument("--reset", action="store_true", help="delete existing data first")
-    seed.add_argument("--if-empty", action="store_true",
-                      help="do nothing when the database already holds events")
+    seed.add_argument(
+        "--if-empty", action="store_true", help="do nothing when the database already holds events"
+    )
     seed.add_argument("--quiet", action="store_true", help="no progress bar")
     seed.set_defaults(func=cmd_seed)
 
-    serve = sub.add_parser("serve", parents=[db_opts],
-                           help="run all routes of the three functions in one local process")
+    serve = sub.add_parser(
+        "serve",
+        parents=[db_opts],
+        help="run all routes of the three functions in one local process",
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=cmd_serve)
 
-    bench = sub.add_parser("benchmark", help="measure speed and quality; prints a table, writes JSON")
+    bench = sub.add_parser(
+        "benchmark", help="measure speed and quality; prints a table, writes JSON"
+    )
     bench_sub = bench.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     ingest = bench_sub.add_parser(
-        "ingest", help="events/s through the ingest handler: single events and batches of 500, "
-                       "WAL and DELETE journal modes")
+        "ingest",
+        help="events/s through the ingest handler: single events and batches of 500, "
+        "WAL and DELETE journal modes",
+    )
     ingest.add_argument("--single", type=int, default=2000, help="single-event requests per run")
     ingest.add_argument("--batches", type=int, default=40, help="500-event batches per run")
     ingest.add_argument("--repeats", type=int, default=3, help="runs per cell; the median is kept")

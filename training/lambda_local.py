@@ -33,21 +33,45 @@ def load_event(name: str, events_dir: Path = EVENTS_DIR) -> dict[str, Any]:
     return data
 
 
-def http_event(method: str, path: str, *, body: Any = None, query: dict[str, Any] | None = None,
-               raw_body: str | None = None) -> dict[str, Any]:
+def http_event(
+    method: str,
+    path: str,
+    *,
+    body: Any = None,
+    query: dict[str, Any] | None = None,
+    raw_body: str | None = None,
+) -> dict[str, Any]:
     """An API Gateway HTTP API event (payload format 2.0)."""
     host = "abc123.execute-api.us-east-1.amazonaws.com"
     event: dict[str, Any] = {
-        "version": "2.0", "routeKey": "$default", "rawPath": path,
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
         "rawQueryString": urlencode(query or {}),
-        "headers": {"accept": "application/json", "host": host, "user-agent": "mediarec-local",
-                    "x-forwarded-proto": "https", "x-forwarded-port": "443"},
+        "headers": {
+            "accept": "application/json",
+            "host": host,
+            "user-agent": "mediarec-local",
+            "x-forwarded-proto": "https",
+            "x-forwarded-port": "443",
+        },
         "requestContext": {
-            "accountId": "123456789012", "apiId": "abc123", "domainName": host,
-            "domainPrefix": "abc123", "requestId": "local", "routeKey": "$default",
-            "stage": "$default", "time": "22/Nov/2026:12:00:00 +0000", "timeEpoch": 0,
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
-                     "sourceIp": "127.0.0.1", "userAgent": "mediarec-local"},
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": host,
+            "domainPrefix": "abc123",
+            "requestId": "local",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "22/Nov/2026:12:00:00 +0000",
+            "timeEpoch": 0,
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "mediarec-local",
+            },
         },
         "isBase64Encoded": False,
     }

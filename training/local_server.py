@@ -12,5 +12,8 @@ def build_app() -> FastAPI:
     from functions.metrics.app import router as metrics
     from functions.recommend.app import router as recommend
 
-    return create_app("mediarec", [ingest, recommend, metrics],
-                      description="Ingest events, serve feeds, measure Precision at Curation.")
+    return create_app(
+        "mediarec",
+        [ingest, recommend, metrics],
+        description="Ingest events, serve feeds, measure Precision at Curation.",
+    )

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from functions.common.db import DatabaseBusyError
-from functions.common.settings import Settings, get_settings
+from functions.common.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -74,10 +74,9 @@ def validation_errors(error: ValidationError, prefix: str = "") -> list[dict[str
     return found
 
 
-async def read_json_body(
-    request: Request, settings: Annotated[Settings, Depends(get_settings)]
-) -> Any:
+async def read_json_body(request: Request) -> Any:
     """The request body parsed as JSON, at most ``max_body_bytes`` long."""
+    settings = get_settings()
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
         raise _too_large(settings.max_body_bytes)
@@ -85,23 +84,34 @@ async def read_json_body(
     if len(raw) > settings.max_body_bytes:
         raise _too_large(settings.max_body_bytes)
     if not raw.strip():
-        raise ApiError(400, "invalid_json", "the request body is empty; send JSON",
-                       [{"field": "body", "reason": "empty body"}])
+        raise ApiError(
+            400,
+            "invalid_json",
+            "the request body is empty; send JSON",
+            [{"field": "body", "reason": "empty body"}],
+        )
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         reason = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8 JSON"
-        raise ApiError(400, "invalid_json", "the request body is not valid JSON",
-                       [{"field": "body", "reason": reason}]) from None
+        raise ApiError(
+            400,
+            "invalid_json",
+            "the request body is not valid JSON",
+            [{"field": "body", "reason": reason}],
+        ) from None
 
 
 def _too_large(limit: int) -> ApiError:
-    return ApiError(413, "body_too_large", f"the request body exceeds {limit} bytes",
-                    [{"field": "body", "reason": f"larger than {limit} bytes"}])
+    return ApiError(
+        413,
+        "body_too_large",
+        f"the request body exceeds {limit} bytes",
+        [{"field": "body", "reason": f"larger than {limit} bytes"}],
+    )
 
 
 JsonBody = Annotated[Any, Depends(read_json_body)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def install_error_handlers(app: FastAPI) -> None:

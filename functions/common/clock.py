@@ -17,8 +17,10 @@ def now_ms() -> int:
 
 def to_iso(ms: int) -> str:
     """Epoch milliseconds as an ISO-8601 UTC string (``2026-11-22T10:00:00.000Z``)."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
+    return (
+        datetime.fromtimestamp(ms / 1000, tz=UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
     )
 
 

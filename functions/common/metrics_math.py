@@ -14,9 +14,12 @@ class Proportion:
     ci95: tuple[float, float] | None
 
     def as_dict(self) -> dict[str, object]:
-        return {"value": self.value, "numerator": self.numerator,
-                "denominator": self.denominator,
-                "ci95": list(self.ci95) if self.ci95 else None}
+        return {
+            "value": self.value,
+            "numerator": self.numerator,
+            "denominator": self.denominator,
+            "ci95": list(self.ci95) if self.ci95 else None,
+        }
 
 
 def wilson_interval(successes: int, trials: int, z: float = 1.959964) -> tuple[float, float]:

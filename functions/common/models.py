@@ -30,6 +30,8 @@ Timestamp = Annotated[int, BeforeValidator(parse_timestamp)]
 """ISO-8601 text or epoch seconds (or milliseconds), stored as epoch milliseconds."""
 
 ItemKind = Literal["video", "article", "post"]
+Reason = Literal["model", "popular", "fresh", "exploration", "fallback"]
+"""Why an item is in a feed: which path chose it."""
 Category = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
 
 
@@ -144,7 +146,7 @@ class RecommendedItem(BaseModel):
     item_id: str
     position: int
     score: float
-    reason: Literal["model", "popular", "fresh", "exploration", "fallback"]
+    reason: Reason
     kind: str | None = None
 
 

@@ -42,18 +42,25 @@ class PopularityRanking:
         return self.by_platform.get(platform or ANY_PLATFORM, overall)
 
 
-def build_popularity(conn: sqlite3.Connection, now_ms: int, settings: Settings) -> PopularityRanking:
+def build_popularity(
+    conn: sqlite3.Connection, now_ms: int, settings: Settings
+) -> PopularityRanking:
     since_ms = now_ms - int(settings.popularity_window_days * 86_400_000)
-    params = {"since_ms": since_ms, "now_ms": now_ms, "bucket_ms": HOUR_MS,
-              "positive_types": settings.positive_event_types}
+    params = {
+        "since_ms": since_ms,
+        "now_ms": now_ms,
+        "bucket_ms": HOUR_MS,
+        "positive_types": settings.positive_event_types,
+    }
     rows = fetch_all(conn, "recommend", "popularity_buckets", params)
     ranking = PopularityRanking(built_ms=now_ms)
     if not rows:
         return ranking
     facets = {
         r["item_id"]: (r["kind"], frozenset(json.loads(r["categories"] or "[]")))
-        for r in fetch_all(conn, "recommend", "item_facets",
-                           {"since_ms": since_ms, "now_ms": now_ms})
+        for r in fetch_all(
+            conn, "recommend", "item_facets", {"since_ms": since_ms, "now_ms": now_ms}
+        )
     }
     item_ids = [r["item_id"] for r in rows]
     platforms = [r["platform"] for r in rows]
@@ -94,7 +101,10 @@ def get_popularity(db: Database, now_ms: int, settings: Settings) -> PopularityR
     """The container's ranking, rebuilt when older than ``popularity_cache_seconds``."""
     with _cache_lock:
         cached = _cache.get("ranking")
-        if cached is not None and 0 <= now_ms - cached.built_ms < settings.popularity_cache_seconds * 1000:
+        if (
+            cached is not None
+            and 0 <= now_ms - cached.built_ms < settings.popularity_cache_seconds * 1000
+        ):
             return cached
     ranking = db.read(lambda conn: build_popularity(conn, now_ms, settings))
     with _cache_lock:

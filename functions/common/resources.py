@@ -8,14 +8,20 @@ from fastapi import Depends
 
 from functions.common import sql
 from functions.common.db import Database, get_database
-from functions.common.settings import get_settings
+from functions.common.settings import Settings, get_settings
 
 
-def database() -> Database:
+async def database() -> Database:
+    """Async so FastAPI calls it on the event loop: no worker-thread hop for a cached getter."""
     return get_database()
 
 
+async def settings() -> Settings:
+    return get_settings()
+
+
 DatabaseDep = Annotated[Database, Depends(database)]
+SettingsDep = Annotated[Settings, Depends(settings)]
 
 
 def reset_resources() -> None:

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
 from functions.common import clock
-from functions.common.api import JsonBody, SettingsDep, create_app, error_responses
+from functions.common.api import JsonBody, create_app, error_responses
 from functions.common.lambda_runtime import make_handler
 from functions.common.models import MAX_ID_LENGTH, BatchResult, DeletedUser
-from functions.common.resources import DatabaseDep
+from functions.common.resources import DatabaseDep, SettingsDep
 from functions.ingest import logic
 from functions.ingest.openapi import batch_body
 
@@ -24,27 +24,49 @@ def _answer(result: BatchResult) -> JSONResponse:
     return JSONResponse(result.model_dump(), status_code=logic.status_code(result))
 
 
-@router.post("/events", response_model=BatchResult, responses={207: {"model": BatchResult}, **ERRORS},
-             openapi_extra=batch_body("EventIn", "events"), summary="Record events", description=BATCH_DOC)
-def post_events(body: JsonBody, db: DatabaseDep, settings: SettingsDep) -> JSONResponse:
+@router.post(
+    "/events",
+    response_model=BatchResult,
+    responses={207: {"model": BatchResult}, **ERRORS},
+    openapi_extra=batch_body("EventIn", "events"),
+    summary="Record events",
+    description=BATCH_DOC,
+)
+async def post_events(body: JsonBody, db: DatabaseDep, settings: SettingsDep) -> JSONResponse:
     return _answer(logic.ingest_events(db, body, settings, clock.now_ms()))
 
 
-@router.post("/items", response_model=BatchResult, responses={207: {"model": BatchResult}, **ERRORS},
-             openapi_extra=batch_body("ItemIn", "items"), summary="Upsert catalog items", description=BATCH_DOC)
-def post_items(body: JsonBody, db: DatabaseDep, settings: SettingsDep) -> JSONResponse:
+@router.post(
+    "/items",
+    response_model=BatchResult,
+    responses={207: {"model": BatchResult}, **ERRORS},
+    openapi_extra=batch_body("ItemIn", "items"),
+    summary="Upsert catalog items",
+    description=BATCH_DOC,
+)
+async def post_items(body: JsonBody, db: DatabaseDep, settings: SettingsDep) -> JSONResponse:
     return _answer(logic.upsert_items(db, body, settings, clock.now_ms()))
 
 
-@router.post("/users", response_model=BatchResult, responses={207: {"model": BatchResult}, **ERRORS},
-             openapi_extra=batch_body("UserIn", "users"), summary="Upsert users", description=BATCH_DOC)
-def post_users(body: JsonBody, db: DatabaseDep, settings: SettingsDep) -> JSONResponse:
+@router.post(
+    "/users",
+    response_model=BatchResult,
+    responses={207: {"model": BatchResult}, **ERRORS},
+    openapi_extra=batch_body("UserIn", "users"),
+    summary="Upsert users",
+    description=BATCH_DOC,
+)
+async def post_users(body: JsonBody, db: DatabaseDep, settings: SettingsDep) -> JSONResponse:
     return _answer(logic.upsert_users(db, body, settings, clock.now_ms()))
 
 
-@router.delete("/users/{user_id}", response_model=DeletedUser, responses=error_responses(422, 503),
-               summary="Delete everything stored about a user")
-def delete_user(
+@router.delete(
+    "/users/{user_id}",
+    response_model=DeletedUser,
+    responses=error_responses(422, 503),
+    summary="Delete everything stored about a user",
+)
+async def delete_user(
     user_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)], db: DatabaseDep
 ) -> DeletedUser:
     return logic.delete_user(db, user_id)

@@ -29,21 +29,34 @@ def unpack_batch(body: Any, key: str, max_batch: int) -> list[Any]:
     if isinstance(body, dict) and set(body) == {key}:
         items = body[key]
         if not isinstance(items, list):
-            raise ApiError(422, "validation_error", f"{key} must be a list",
-                           [{"field": key, "reason": "must be a list"}])
+            raise ApiError(
+                422,
+                "validation_error",
+                f"{key} must be a list",
+                [{"field": key, "reason": "must be a list"}],
+            )
     elif isinstance(body, list):
         items = body
     elif isinstance(body, dict):
         return [body]
     else:
-        raise ApiError(422, "validation_error", "the body must be a JSON object or list",
-                       [{"field": "body", "reason": f"expected an object, got {type(body).__name__}"}])
+        raise ApiError(
+            422,
+            "validation_error",
+            "the body must be a JSON object or list",
+            [{"field": "body", "reason": f"expected an object, got {type(body).__name__}"}],
+        )
     if not items:
-        raise ApiError(422, "validation_error", "the batch is empty",
-                       [{"field": key, "reason": "empty batch"}])
+        raise ApiError(
+            422, "validation_error", "the batch is empty", [{"field": key, "reason": "empty batch"}]
+        )
     if len(items) > max_batch:
-        raise ApiError(413, "batch_too_large", f"a batch holds at most {max_batch} {key}",
-                       [{"field": key, "reason": f"{len(items)} {key}, more than {max_batch}"}])
+        raise ApiError(
+            413,
+            "batch_too_large",
+            f"a batch holds at most {max_batch} {key}",
+            [{"field": key, "reason": f"{len(items)} {key}, more than {max_batch}"}],
+        )
     return items
 
 
@@ -63,10 +76,14 @@ def validate_each(
         try:
             valid.append((index, model.model_validate(raw, context=context)))
         except ValidationError as error:
-            rejected.append(ItemResult(
-                index=index, id=_readable_id(raw, id_field), status="rejected",
-                errors=[FieldError(**e) for e in validation_errors(error)],
-            ))
+            rejected.append(
+                ItemResult(
+                    index=index,
+                    id=_readable_id(raw, id_field),
+                    status="rejected",
+                    errors=[FieldError(**e) for e in validation_errors(error)],
+                )
+            )
     return valid, rejected
 
 
@@ -92,11 +109,18 @@ def check_event_time(event: EventIn, now_ms: int, settings: Settings) -> list[Fi
     if event.ts is None:
         return []
     if event.ts > now_ms + settings.event_future_tolerance_s * 1000:
-        return [FieldError(field="ts", reason=(
-            f"more than {settings.event_future_tolerance_s:g} s in the future"))]
+        return [
+            FieldError(
+                field="ts",
+                reason=(f"more than {settings.event_future_tolerance_s:g} s in the future"),
+            )
+        ]
     if event.ts < now_ms - settings.event_max_age_days * 86_400_000:
-        return [FieldError(field="ts", reason=(
-            f"older than the {settings.event_max_age_days:g}-day horizon"))]
+        return [
+            FieldError(
+                field="ts", reason=(f"older than the {settings.event_max_age_days:g}-day horizon")
+            )
+        ]
     return []
 
 
@@ -108,8 +132,9 @@ def ingest_events(db: Database, body: Any, settings: Settings, now_ms: int) -> B
     for index, event in valid:
         errors = check_event_time(event, now_ms, settings)
         if errors:
-            results.append(ItemResult(index=index, id=event.event_id, status="rejected",
-                                      errors=errors))
+            results.append(
+                ItemResult(index=index, id=event.event_id, status="rejected", errors=errors)
+            )
         else:
             accepted.append((index, event))
 
@@ -120,8 +145,11 @@ def ingest_events(db: Database, body: Any, settings: Settings, now_ms: int) -> B
             row["ts_ms"] = row.pop("ts") or now_ms
             row["received_ms"] = now_ms
             inserted = execute(conn, "ingest", "insert_event", row).rowcount == 1
-            stored.append(ItemResult(index=index, id=event.event_id,
-                                     status="stored" if inserted else "duplicate"))
+            stored.append(
+                ItemResult(
+                    index=index, id=event.event_id, status="stored" if inserted else "duplicate"
+                )
+            )
         return stored
 
     if accepted:
@@ -135,16 +163,29 @@ def upsert_items(db: Database, body: Any, settings: Settings, now_ms: int) -> Ba
 
     def store(conn: sqlite3.Connection) -> list[ItemResult]:
         for _, item in valid:
-            execute(conn, "ingest", "upsert_item", {
-                "item_id": item.item_id, "kind": item.kind, "title": item.title,
-                "categories": json.dumps(sorted(set(item.categories))),
-                "published_ms": item.published_at, "attributes": json.dumps(item.attributes),
-                "hidden": int(item.hidden), "now_ms": now_ms,
-            })
+            execute(
+                conn,
+                "ingest",
+                "upsert_item",
+                {
+                    "item_id": item.item_id,
+                    "kind": item.kind,
+                    "title": item.title,
+                    "categories": json.dumps(sorted(set(item.categories))),
+                    "published_ms": item.published_at,
+                    "attributes": json.dumps(item.attributes),
+                    "hidden": int(item.hidden),
+                    "now_ms": now_ms,
+                },
+            )
             execute(conn, "ingest", "delete_item_categories", {"item_id": item.item_id})
             for category in sorted(set(item.categories)):
-                execute(conn, "ingest", "insert_item_category",
-                        {"item_id": item.item_id, "category": category})
+                execute(
+                    conn,
+                    "ingest",
+                    "insert_item_category",
+                    {"item_id": item.item_id, "category": category},
+                )
         return [ItemResult(index=i, id=item.item_id, status="upserted") for i, item in valid]
 
     if valid:
@@ -158,10 +199,16 @@ def upsert_users(db: Database, body: Any, settings: Settings, now_ms: int) -> Ba
 
     def store(conn: sqlite3.Connection) -> list[ItemResult]:
         for _, user in valid:
-            execute(conn, "ingest", "upsert_user", {
-                "user_id": user.user_id, "attributes": json.dumps(user.attributes),
-                "now_ms": now_ms,
-            })
+            execute(
+                conn,
+                "ingest",
+                "upsert_user",
+                {
+                    "user_id": user.user_id,
+                    "attributes": json.dumps(user.attributes),
+                    "now_ms": now_ms,
+                },
+            )
         return [ItemResult(index=i, id=user.user_id, status="upserted") for i, user in valid]
 
     if valid:
@@ -175,8 +222,9 @@ def delete_user(db: Database, user_id: str) -> DeletedUser:
     def remove(conn: sqlite3.Connection) -> dict[str, int]:
         counts = {}
         for table in ("impressions", "recommendations", "events"):
-            counts[table] = execute(conn, "ingest", f"delete_user_{table}",
-                                    {"user_id": user_id}).rowcount
+            counts[table] = execute(
+                conn, "ingest", f"delete_user_{table}", {"user_id": user_id}
+            ).rowcount
         counts["users"] = execute(conn, "ingest", "delete_user", {"user_id": user_id}).rowcount
         return counts
 

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from functions.common import clock
-from functions.common.api import ApiError, SettingsDep, create_app, error_responses
+from functions.common.api import ApiError, create_app, error_responses
 from functions.common.clock import DAY_MS
 from functions.common.db import get_database
 from functions.common.lambda_runtime import make_handler
-from functions.common.resources import DatabaseDep
+from functions.common.resources import DatabaseDep, SettingsDep
 from functions.common.settings import get_settings
 from functions.metrics.emit import emit_metric_rows
 from functions.metrics.logic import Window, run_scheduled, window_metrics
@@ -26,32 +26,54 @@ def _time_param(value: str | None, name: str, default: int) -> int:
     try:
         return clock.parse_timestamp(float(value) if value.replace(".", "", 1).isdigit() else value)
     except ValueError as error:
-        raise ApiError(422, "validation_error", f"invalid {name}",
-                       [{"field": name, "reason": str(error)}]) from None
+        raise ApiError(
+            422, "validation_error", f"invalid {name}", [{"field": name, "reason": str(error)}]
+        ) from None
 
 
-@router.get("/metrics", responses=error_responses(422, 503),
-            summary="Precision at Curation, CTR and coverage over a window")
-def get_metrics(
+@router.get(
+    "/metrics",
+    responses=error_responses(422, 503),
+    summary="Precision at Curation, CTR and coverage over a window",
+)
+async def get_metrics(
     db: DatabaseDep,
     settings: SettingsDep,
-    from_: Annotated[str | None, Query(alias="from", description="ISO-8601 or epoch; default to - 24 h")] = None,
-    to: Annotated[str | None, Query(description="ISO-8601 or epoch; default now")] = None,
+    from_: Annotated[
+        str | None, Query(alias="from", description="ISO-8601 or epoch; default to - 24 h")
+    ] = None,
+    to: Annotated[
+        str | None, Query(description="ISO-8601 or epoch, exclusive; default now")
+    ] = None,
     platform: Annotated[str | None, Query(max_length=32)] = None,
     k: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> dict[str, Any]:
-    end = _time_param(to, "to", clock.now_ms())
+    end = _time_param(to, "to", clock.now_ms() + 1)  # default: up to and including now
     start = _time_param(from_, "from", end - DAY_MS)
     if start >= end:
-        raise ApiError(422, "validation_error", "empty window",
-                       [{"field": "from", "reason": "must be before to"}])
+        raise ApiError(
+            422,
+            "validation_error",
+            "empty window",
+            [{"field": "from", "reason": "must be before to"}],
+        )
     if end - start > MAX_WINDOW_DAYS * DAY_MS:
-        raise ApiError(422, "validation_error", "window too long",
-                       [{"field": "from", "reason": f"window longer than {MAX_WINDOW_DAYS} days"}])
+        raise ApiError(
+            422,
+            "validation_error",
+            "window too long",
+            [{"field": "from", "reason": f"window longer than {MAX_WINDOW_DAYS} days"}],
+        )
     if platform is not None and platform not in settings.platforms and platform != "any":
-        raise ApiError(422, "validation_error", "unknown platform",
-                       [{"field": "platform", "reason": f"expected one of {list(settings.platforms)}"}])
-    window = Window(start, end, final=end + settings.attribution_window_hours * 3_600_000 <= clock.now_ms())
+        raise ApiError(
+            422,
+            "validation_error",
+            "unknown platform",
+            [{"field": "platform", "reason": f"expected one of {list(settings.platforms)}"}],
+        )
+    window = Window(
+        start, end, final=end + settings.attribution_window_hours * 3_600_000 <= clock.now_ms()
+    )
     return db.read(lambda conn: window_metrics(conn, window, k, platform, settings))
 
 
@@ -59,10 +81,14 @@ def on_schedule(event: dict[str, Any]) -> dict[str, Any]:
     settings = get_settings()
     rows = run_scheduled(get_database(), clock.now_ms(), settings)
     emitted = emit_metric_rows(rows, settings.metrics_namespace)
-    windows = sorted({(r["granularity"], clock.to_iso(r["window_start_ms"]), bool(r["final"]))
-                      for r in rows})
-    return {"stored": len(rows), "emitted": emitted,
-            "windows": [{"granularity": g, "start": s, "final": f} for g, s, f in windows]}
+    windows = sorted(
+        {(r["granularity"], clock.to_iso(r["window_start_ms"]), bool(r["final"])) for r in rows}
+    )
+    return {
+        "stored": len(rows),
+        "emitted": emitted,
+        "windows": [{"granularity": g, "start": s, "final": f} for g, s, f in windows],
+    }
 
 
 app = create_app("mediarec metrics", [router])

@@ -23,11 +23,15 @@ class Window:
     final: bool = False
 
 
-def window_metrics(conn: sqlite3.Connection, window: Window, k: int, platform: str | None,
-                   settings: Settings) -> dict[str, Any]:
+def window_metrics(
+    conn: sqlite3.Connection, window: Window, k: int, platform: str | None, settings: Settings
+) -> dict[str, Any]:
     """PaC@k, CTR@k and coverage over impressions served inside ``window``."""
     params = {
-        "from_ms": window.start_ms, "to_ms": window.end_ms, "k": k, "platform": platform,
+        "from_ms": window.start_ms,
+        "to_ms": window.end_ms,
+        "k": k,
+        "platform": platform,
         "positive_types": settings.positive_event_types,
         "click_types": settings.click_event_types,
         "window_ms": int(settings.attribution_window_hours * HOUR_MS),
@@ -42,17 +46,26 @@ def window_metrics(conn: sqlite3.Connection, window: Window, k: int, platform: s
     items_shown = int(shown["items"]) if shown else 0
     catalog_items = int(catalog["items"]) if catalog else 0
     return {
-        "from": to_iso(window.start_ms), "to": to_iso(window.end_ms), "k": k,
-        "platform": platform, "attribution_window_hours": settings.attribution_window_hours,
+        "from": to_iso(window.start_ms),
+        "to": to_iso(window.end_ms),
+        "k": k,
+        "platform": platform,
+        "attribution_window_hours": settings.attribution_window_hours,
         "final": window.final,
         "pac": proportion(engaged, impressions).as_dict(),
         "ctr": proportion(clicked, impressions).as_dict(),
-        "coverage": {"value": items_shown / catalog_items if catalog_items else None,
-                     "items_shown": items_shown, "catalog_items": catalog_items},
+        "coverage": {
+            "value": items_shown / catalog_items if catalog_items else None,
+            "items_shown": items_shown,
+            "catalog_items": catalog_items,
+        },
         "breakdown": [
-            {"platform": r["platform"], "model_version": r["model_version"],
-             "pac": proportion(int(r["engaged"]), int(r["impressions"])).as_dict(),
-             "ctr": proportion(int(r["clicked"]), int(r["impressions"])).as_dict()}
+            {
+                "platform": r["platform"],
+                "model_version": r["model_version"],
+                "pac": proportion(int(r["engaged"]), int(r["impressions"])).as_dict(),
+                "ctr": proportion(int(r["clicked"]), int(r["impressions"])).as_dict(),
+            }
             for r in slices
         ],
     }
@@ -73,33 +86,61 @@ def scheduled_windows(now_ms: int, attribution_ms: int) -> list[Window]:
 
 def metric_rows(window: Window, report: dict[str, Any], computed_ms: int) -> list[dict[str, Any]]:
     """The stored rows of one window's report: pooled and per slice for PaC and CTR."""
-    base = {"granularity": window.granularity, "window_start_ms": window.start_ms,
-            "window_end_ms": window.end_ms, "k": report["k"], "final": int(window.final),
-            "computed_ms": computed_ms}
+    base = {
+        "granularity": window.granularity,
+        "window_start_ms": window.start_ms,
+        "window_end_ms": window.end_ms,
+        "k": report["k"],
+        "final": int(window.final),
+        "computed_ms": computed_ms,
+    }
 
     def row(name: str, platform: str, model: str, stat: dict[str, Any]) -> dict[str, Any]:
         ci = stat.get("ci95") or (None, None)
-        return {**base, "name": name, "platform": platform, "model_version": model,
-                "value": stat["value"], "numerator": stat.get("numerator", 0),
-                "denominator": stat.get("denominator", 0), "ci_low": ci[0], "ci_high": ci[1]}
+        return {
+            **base,
+            "name": name,
+            "platform": platform,
+            "model_version": model,
+            "value": stat["value"],
+            "numerator": stat.get("numerator", 0),
+            "denominator": stat.get("denominator", 0),
+            "ci_low": ci[0],
+            "ci_high": ci[1],
+        }
 
     rows = [row("pac", ALL, ALL, report["pac"]), row("ctr", ALL, ALL, report["ctr"])]
     coverage = report["coverage"]
-    rows.append(row("coverage", ALL, ALL, {"value": coverage["value"],
-                                           "numerator": coverage["items_shown"],
-                                           "denominator": coverage["catalog_items"]}))
+    rows.append(
+        row(
+            "coverage",
+            ALL,
+            ALL,
+            {
+                "value": coverage["value"],
+                "numerator": coverage["items_shown"],
+                "denominator": coverage["catalog_items"],
+            },
+        )
+    )
     for part in report["breakdown"]:
         rows.append(row("pac", part["platform"], part["model_version"], part["pac"]))
         rows.append(row("ctr", part["platform"], part["model_version"], part["ctr"]))
     return rows
 
 
-def run_scheduled(db: Database, now_ms: int, settings: Settings, k: int = 10) -> list[dict[str, Any]]:
+def run_scheduled(
+    db: Database, now_ms: int, settings: Settings, k: int = 10
+) -> list[dict[str, Any]]:
     """Compute and store (idempotently) every scheduled window; returns the stored rows."""
     attribution_ms = int(settings.attribution_window_hours * HOUR_MS)
     stored: list[dict[str, Any]] = []
     for window in scheduled_windows(now_ms, attribution_ms):
-        report = db.read(lambda conn, w=window: window_metrics(conn, w, k, None, settings))
+
+        def compute(conn: sqlite3.Connection, window: Window = window) -> dict[str, Any]:
+            return window_metrics(conn, window, k, None, settings)
+
+        report = db.read(compute)
         rows = metric_rows(window, report, now_ms)
 
         def save(conn: sqlite3.Connection, rows: list[dict[str, Any]] = rows) -> None:

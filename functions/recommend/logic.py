@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from functions.common.clock import to_iso
 from functions.common.db import Database, execute, fetch_all
-from functions.common.models import RecommendationResponse, RecommendedItem
+from functions.common.models import Reason, RecommendationResponse, RecommendedItem
 from functions.common.ranking import ANY_PLATFORM, get_popularity
 from functions.common.settings import Settings
 
@@ -31,12 +31,13 @@ class FeedRequest:
 class Candidate:
     item_id: str
     score: float
-    reason: str
+    reason: Reason
     kind: str | None
 
 
-def _popular_candidates(request: FeedRequest, db: Database, settings: Settings, now_ms: int,
-                        excluded: set[str]) -> Iterable[Candidate]:
+def _popular_candidates(
+    request: FeedRequest, db: Database, settings: Settings, now_ms: int, excluded: set[str]
+) -> Iterable[Candidate]:
     for item in get_popularity(db, now_ms, settings).for_platform(request.platform):
         if item.item_id in excluded:
             continue
@@ -47,21 +48,34 @@ def _popular_candidates(request: FeedRequest, db: Database, settings: Settings, 
         yield Candidate(item.item_id, round(item.score, 6), "popular", item.kind)
 
 
-def _fresh_candidates(conn: sqlite3.Connection, request: FeedRequest, limit: int,
-                      excluded: set[str]) -> list[Candidate]:
-    rows = fetch_all(conn, "recommend", "fresh_items", {
-        "kind": request.kind, "category": request.category, "limit": limit})
-    return [Candidate(r["item_id"], 0.0, "fresh", r["kind"])
-            for r in rows if r["item_id"] not in excluded]
+def _fresh_candidates(
+    conn: sqlite3.Connection, request: FeedRequest, limit: int, excluded: set[str]
+) -> list[Candidate]:
+    rows = fetch_all(
+        conn,
+        "recommend",
+        "fresh_items",
+        {"kind": request.kind, "category": request.category, "limit": limit},
+    )
+    return [
+        Candidate(r["item_id"], 0.0, "fresh", r["kind"])
+        for r in rows
+        if r["item_id"] not in excluded
+    ]
 
 
-def choose_items(request: FeedRequest, db: Database, settings: Settings,
-                 now_ms: int) -> list[Candidate]:
+def choose_items(
+    request: FeedRequest, db: Database, settings: Settings, now_ms: int
+) -> list[Candidate]:
     """Popular items first, newest items behind them; never seen (if asked) or hidden ones."""
     seen: set[str] = set()
     if request.exclude_seen:
-        seen = {r["item_id"] for r in db.read(lambda c: fetch_all(
-            c, "recommend", "user_seen_items", {"user_id": request.user_id}))}
+        seen = {
+            r["item_id"]
+            for r in db.read(
+                lambda c: fetch_all(c, "recommend", "user_seen_items", {"user_id": request.user_id})
+            )
+        }
     wanted = request.k * 2 + 10  # spare candidates in case some were hidden since caching
     chosen: list[Candidate] = []
     for candidate in _popular_candidates(request, db, settings, now_ms, seen):
@@ -73,13 +87,20 @@ def choose_items(request: FeedRequest, db: Database, settings: Settings,
         chosen += db.read(lambda c: _fresh_candidates(c, request, wanted + len(taken), taken))
     if not chosen:
         return []
-    visible = {r["item_id"] for r in db.read(lambda c: fetch_all(
-        c, "recommend", "visible_among", {"item_ids": [x.item_id for x in chosen]}))}
+    visible = {
+        r["item_id"]
+        for r in db.read(
+            lambda c: fetch_all(
+                c, "recommend", "visible_among", {"item_ids": [x.item_id for x in chosen]}
+            )
+        )
+    }
     return [c for c in chosen if c.item_id in visible][: request.k]
 
 
-def recommend(request: FeedRequest, db: Database, settings: Settings,
-              now_ms: int) -> RecommendationResponse:
+def recommend(
+    request: FeedRequest, db: Database, settings: Settings, now_ms: int
+) -> RecommendationResponse:
     candidates = choose_items(request, db, settings, now_ms)
     response = RecommendationResponse(
         recommendation_id=uuid.uuid4().hex,
@@ -88,26 +109,54 @@ def recommend(request: FeedRequest, db: Database, settings: Settings,
         platform=request.platform or ANY_PLATFORM,
         k=request.k,
         served_at=to_iso(now_ms),
-        items=[RecommendedItem(item_id=c.item_id, position=i, score=c.score,
-                               reason=c.reason, kind=c.kind)  # type: ignore[arg-type]
-               for i, c in enumerate(candidates, start=1)],
+        items=[
+            RecommendedItem(
+                item_id=c.item_id, position=i, score=c.score, reason=c.reason, kind=c.kind
+            )
+            for i, c in enumerate(candidates, start=1)
+        ],
     )
     db.write(lambda conn: record_impressions(conn, response, request, now_ms))
     return response
 
 
-def record_impressions(conn: sqlite3.Connection, response: RecommendationResponse,
-                       request: FeedRequest, now_ms: int) -> None:
+def record_impressions(
+    conn: sqlite3.Connection, response: RecommendationResponse, request: FeedRequest, now_ms: int
+) -> None:
     """The feed row and one impression per returned item, exactly as the response carries them."""
-    filters = {"kind": request.kind, "category": request.category,
-               "exclude_seen": request.exclude_seen}
-    execute(conn, "recommend", "insert_recommendation", {
-        "recommendation_id": response.recommendation_id, "user_id": response.user_id,
-        "platform": response.platform, "k": response.k, "model_version": response.model_version,
-        "request": json.dumps(filters), "served_ms": now_ms})
+    filters = {
+        "kind": request.kind,
+        "category": request.category,
+        "exclude_seen": request.exclude_seen,
+    }
+    execute(
+        conn,
+        "recommend",
+        "insert_recommendation",
+        {
+            "recommendation_id": response.recommendation_id,
+            "user_id": response.user_id,
+            "platform": response.platform,
+            "k": response.k,
+            "model_version": response.model_version,
+            "request": json.dumps(filters),
+            "served_ms": now_ms,
+        },
+    )
     for item in response.items:
-        execute(conn, "recommend", "insert_impression", {
-            "recommendation_id": response.recommendation_id, "item_id": item.item_id,
-            "user_id": response.user_id, "position": item.position, "score": item.score,
-            "reason": item.reason, "model_version": response.model_version,
-            "platform": response.platform, "served_ms": now_ms})
+        execute(
+            conn,
+            "recommend",
+            "insert_impression",
+            {
+                "recommendation_id": response.recommendation_id,
+                "item_id": item.item_id,
+                "user_id": response.user_id,
+                "position": item.position,
+                "score": item.score,
+                "reason": item.reason,
+                "model_version": response.model_version,
+                "platform": response.platform,
+                "served_ms": now_ms,
+            },
+        )

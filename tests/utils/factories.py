@@ -13,8 +13,13 @@ _counter = itertools.count(1)
 
 def event(**overrides: Any) -> dict[str, Any]:
     """A valid API event body (no ts: the server's receive time is used)."""
-    body: dict[str, Any] = {"event_id": f"evt-{next(_counter):06d}", "user_id": "u1",
-                            "item_id": "i1", "event_type": "click", "platform": "web"}
+    body: dict[str, Any] = {
+        "event_id": f"evt-{next(_counter):06d}",
+        "user_id": "u1",
+        "item_id": "i1",
+        "event_type": "click",
+        "platform": "web",
+    }
     body.update(overrides)
     return body
 
@@ -22,14 +27,25 @@ def event(**overrides: Any) -> dict[str, Any]:
 def add_items(db: Database, items: list[dict[str, Any]], now_ms: int = 0) -> None:
     def write(conn: Any) -> None:
         for item in items:
-            row = {"title": None, "published_ms": None, "attributes": "{}", "hidden": 0,
-                   "now_ms": now_ms, "kind": "video", **item}
+            row = {
+                "title": None,
+                "published_ms": None,
+                "attributes": "{}",
+                "hidden": 0,
+                "now_ms": now_ms,
+                "kind": "video",
+                **item,
+            }
             categories = row.pop("categories", [])
             row["categories"] = json.dumps(categories)
             execute(conn, "ingest", "upsert_item", row)
             for category in categories:
-                execute(conn, "ingest", "insert_item_category",
-                        {"item_id": row["item_id"], "category": category})
+                execute(
+                    conn,
+                    "ingest",
+                    "insert_item_category",
+                    {"item_id": row["item_id"], "category": category},
+                )
 
     db.write(write)
 
@@ -39,26 +55,61 @@ def add_events(db: Database, rows: list[dict[str, Any]]) -> None:
 
     def write(conn: Any) -> None:
         for row in rows:
-            full = {"event_id": f"evt-{next(_counter):06d}", "platform": "web",
-                    "recommendation_id": None, "position": None, "dwell_ms": None, **row}
+            full = {
+                "event_id": f"evt-{next(_counter):06d}",
+                "platform": "web",
+                "recommendation_id": None,
+                "position": None,
+                "dwell_ms": None,
+                **row,
+            }
             full.setdefault("received_ms", full["ts_ms"])
             execute(conn, "ingest", "insert_event", full)
 
     db.write(write)
 
 
-def add_impressions(db: Database, recommendation_id: str, user_id: str, item_ids: list[str],
-                    served_ms: int, platform: str = "web", model_version: str = "m1") -> None:
+def add_impressions(
+    db: Database,
+    recommendation_id: str,
+    user_id: str,
+    item_ids: list[str],
+    served_ms: int,
+    platform: str = "web",
+    model_version: str = "m1",
+) -> None:
     def write(conn: Any) -> None:
-        execute(conn, "recommend", "insert_recommendation", {
-            "recommendation_id": recommendation_id, "user_id": user_id, "platform": platform,
-            "k": len(item_ids), "model_version": model_version, "request": "{}",
-            "served_ms": served_ms})
+        execute(
+            conn,
+            "recommend",
+            "insert_recommendation",
+            {
+                "recommendation_id": recommendation_id,
+                "user_id": user_id,
+                "platform": platform,
+                "k": len(item_ids),
+                "model_version": model_version,
+                "request": "{}",
+                "served_ms": served_ms,
+            },
+        )
         for position, item_id in enumerate(item_ids, start=1):
-            execute(conn, "recommend", "insert_impression", {
-                "recommendation_id": recommendation_id, "item_id": item_id, "user_id": user_id,
-                "position": position, "score": 1.0 / position, "reason": "popular",
-                "model_version": model_version, "platform": platform, "served_ms": served_ms})
+            execute(
+                conn,
+                "recommend",
+                "insert_impression",
+                {
+                    "recommendation_id": recommendation_id,
+                    "item_id": item_id,
+                    "user_id": user_id,
+                    "position": position,
+                    "score": 1.0 / position,
+                    "reason": "popular",
+                    "model_version": model_version,
+                    "platform": platform,
+                    "served_ms": served_ms,
+                },
+            )
 
     db.write(write)
 

@@ -24,9 +24,17 @@ BATCH = 500
 def _events(prefix: str, count: int, start: int = 0) -> list[dict[str, Any]]:
     types = ("view", "click", "like", "view", "skip")
     platforms = ("web", "ios", "android")
-    return [{"event_id": f"{prefix}-{n}", "user_id": f"u{n % 997}", "item_id": f"i{n % 1009}",
-             "event_type": types[n % 5], "platform": platforms[n % 3], "dwell_ms": 1000 + n % 5000}
-            for n in range(start, start + count)]
+    return [
+        {
+            "event_id": f"{prefix}-{n}",
+            "user_id": f"u{n % 997}",
+            "item_id": f"i{n % 1009}",
+            "event_type": types[n % 5],
+            "platform": platforms[n % 3],
+            "dwell_ms": 1000 + n % 5000,
+        }
+        for n in range(start, start + count)
+    ]
 
 
 def _run(mode: str, shape: str, requests: int, workdir: Path, run: int) -> float:
@@ -41,8 +49,9 @@ def _run(mode: str, shape: str, requests: int, workdir: Path, run: int) -> float
     context = FakeLambdaContext()
     size = 1 if shape == "single" else BATCH
     bodies = [_events(f"{shape}{run}-{r}", size) for r in range(requests)]
-    events = [http_event("POST", "/events", body=b[0] if size == 1 else {"events": b})
-              for b in bodies]
+    events = [
+        http_event("POST", "/events", body=b[0] if size == 1 else {"events": b}) for b in bodies
+    ]
     warm = http_event("POST", "/events", body=_events(f"warm{run}", 1)[0])
     assert handler(warm, context)["statusCode"] == 200  # container warm: migrated, imported
     started = time.perf_counter()
@@ -62,32 +71,52 @@ def run_ingest_benchmark(single_requests: int, batches: int, repeats: int, out: 
     os.environ.setdefault("MEDIAREC_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     samples: dict[str, dict[str, list[float]]] = {
-        "single": {m: [] for m in MODES}, "batch500": {m: [] for m in MODES}}
+        "single": {m: [] for m in MODES},
+        "batch500": {m: [] for m in MODES},
+    }
     saved = {k: os.environ.get(k) for k in ("MEDIAREC_DB_PATH", "MEDIAREC_JOURNAL_MODE")}
     try:
         with tempfile.TemporaryDirectory(prefix="mediarec-bench-") as tmp:
             for run in range(repeats):
                 for mode in MODES:
                     samples["single"][mode].append(
-                        _run(mode, "single", single_requests, Path(tmp), run))
-                    samples["batch500"][mode].append(
-                        _run(mode, "batch", batches, Path(tmp), run))
+                        _run(mode, "single", single_requests, Path(tmp), run)
+                    )
+                    samples["batch500"][mode].append(_run(mode, "batch", batches, Path(tmp), run))
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    medians = {shape: {m: round(statistics.median(v), 1) for m, v in modes.items()}
-               for shape, modes in samples.items()}
-    rows = [[shape, f"{medians[shape]['wal']:,.0f}", f"{medians[shape]['delete']:,.0f}",
-             f"{medians[shape]['wal'] / medians[shape]['delete']:.2f}x"] for shape in medians]
+    medians = {
+        shape: {m: round(statistics.median(v), 1) for m, v in modes.items()}
+        for shape, modes in samples.items()
+    }
+    rows = [
+        [
+            shape,
+            f"{medians[shape]['wal']:,.0f}",
+            f"{medians[shape]['delete']:,.0f}",
+            f"{medians[shape]['wal'] / medians[shape]['delete']:.2f}x",
+        ]
+        for shape in medians
+    ]
     print(table(["request shape", "WAL events/s", "DELETE events/s", "WAL / DELETE"], rows))
-    print(f"median of {repeats} runs; single: {single_requests} requests of 1 event, "
-          f"batch500: {batches} requests of {BATCH} events; in-process handler, local disk")
-    result = {"events_per_s": medians,
-              "config": {"single_requests": single_requests, "batches": batches,
-                         "batch_size": BATCH, "repeats": repeats},
-              "samples": samples, "machine": machine()}
+    print(
+        f"median of {repeats} runs; single: {single_requests} requests of 1 event, "
+        f"batch500: {batches} requests of {BATCH} events; in-process handler, local disk"
+    )
+    result = {
+        "events_per_s": medians,
+        "config": {
+            "single_requests": single_requests,
+            "batches": batches,
+            "batch_size": BATCH,
+            "repeats": repeats,
+        },
+        "samples": samples,
+        "machine": machine(),
+    }
     write_json(out, result)
     return result

@@ -1,0 +1,63 @@
+# mediarec: `make demo` runs the recommender locally, `make test` runs the tests.
+# Both install what they need into .venv first (Python >= 3.11; torch==2.13.0 CPU for training).
+
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo dev test lint format bench clean
+
+help:
+	@echo "make demo    install, seed a synthetic media world, serve the API on http://$(HOST):$(PORT)"
+	@echo "make test    install, run the test suite"
+	@echo "make dev     serve the API on the existing local database"
+	@echo "make lint    ruff (lint + format check) and mypy"
+	@echo "make build   sam validate --lint, sam build, bundle sizes; make build-check runs the built function"
+	@echo "make bench   run the benchmarks (tables printed, JSON in bench-results/)"
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[train,dev]"
+	touch $@
+
+install: $(INSTALLED)
+
+demo: install
+	$(BIN)/mediarec seed --if-empty
+	@echo
+	@echo "Try:"
+	@echo "  curl 'http://$(HOST):$(PORT)/recommendations/u00001?k=10&platform=web'"
+	@echo "  curl -X POST http://$(HOST):$(PORT)/events -H 'content-type: application/json' \\"
+	@echo "       -d '{\"event_id\": \"e-1\", \"user_id\": \"u00001\", \"item_id\": \"i00001\", \"event_type\": \"click\", \"platform\": \"web\"}'"
+	@echo "  curl 'http://$(HOST):$(PORT)/metrics?k=10'"
+	@echo "  open http://$(HOST):$(PORT)/docs for the Swagger UI"
+	@echo
+	$(BIN)/mediarec serve --host $(HOST) --port $(PORT)
+
+dev: install
+	$(BIN)/mediarec serve --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check functions training tests scripts
+	$(BIN)/ruff format --check functions training tests scripts
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix functions training tests scripts
+	$(BIN)/ruff format functions training tests scripts
+
+bench: install
+	$(BIN)/mediarec benchmark ingest --out bench-results/ingest.json
+
+clean:
+	rm -rf .aws-sam .build bench-results .pytest_cache .mypy_cache .ruff_cache
+
+include make/sam.mk

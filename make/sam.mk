@@ -1,0 +1,41 @@
+# SAM build targets; `include make/sam.mk` from the top-level Makefile (or `make -f make/sam.mk`).
+#
+#   build        sam validate --lint, sam build (no Docker: functions/Makefile), bundle sizes
+#   build-check  import and invoke the built recommend function with a bare python3.12
+#
+# Offline-safe: needs no AWS credentials. Paths are relative to the repository root.
+
+# Keep whatever default goal the including Makefile has (restored at the end of this file).
+_SAM_MK_DEFAULT_GOAL := $(.DEFAULT_GOAL)
+
+VENV ?= .venv
+SAM ?= $(VENV)/bin/sam
+SAM_TEMPLATE ?= template.yaml
+SAM_BUILD_DIR ?= .aws-sam/build
+SAM_REGION ?= us-east-1
+BUNDLE_LIMIT_MB ?= 250
+BUILD_CHECK_VENV ?= .build/py312-bare
+
+# A python3.12 that really runs (a pyenv shim named python3.12 may exist and still fail);
+# looked up only when build-check needs it.
+PYTHON312 ?= $(firstword $(foreach candidate,python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12),\
+	$(shell $(candidate) -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && echo $(candidate))))
+
+# SAM runs functions/Makefile from a scratch folder, so the pip it uses needs an absolute path.
+SAM_ENV = MAKEFLAGS= MAKELEVEL= SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$(SAM_REGION) PYTHON=$(abspath $(VENV))/bin/python
+
+.PHONY: build build-check
+
+build:
+	$(SAM_ENV) $(SAM) validate --lint --template-file $(SAM_TEMPLATE) --region $(SAM_REGION)
+	$(SAM_ENV) $(SAM) build --template-file $(SAM_TEMPLATE) --build-dir $(SAM_BUILD_DIR) --no-cached
+	$(VENV)/bin/python scripts/bundle_size.py --build-dir $(SAM_BUILD_DIR) --limit-mb $(BUNDLE_LIMIT_MB)
+
+build-check:
+	@test -n "$(PYTHON312)" || { echo "no python3.12 found: pass PYTHON312=/path/to/python3.12" >&2; exit 2; }
+	@test -f $(SAM_BUILD_DIR)/template.yaml || { echo "no $(SAM_BUILD_DIR): run make build first" >&2; exit 2; }
+	rm -rf $(BUILD_CHECK_VENV)
+	$(PYTHON312) -m venv --without-pip $(BUILD_CHECK_VENV)
+	$(BUILD_CHECK_VENV)/bin/python scripts/check_built_function.py --build-dir $(SAM_BUILD_DIR)
+
+.DEFAULT_GOAL := $(_SAM_MK_DEFAULT_GOAL)

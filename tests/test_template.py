@@ -1,0 +1,91 @@
+"""template.yaml agrees with the code: each handler imports, has event files, is documented."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "template.yaml"
+EVENTS = ROOT / "events"
+
+
+class _TemplateLoader(yaml.SafeLoader):
+    """Reads CloudFormation short-form tags (!Ref, !Sub, !GetAtt...) as plain intrinsic dicts."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        return {name: loader.construct_scalar(node)}
+    if isinstance(node, yaml.SequenceNode):
+        return {name: loader.construct_sequence(node, deep=True)}
+    return {name: loader.construct_mapping(node, deep=True)}
+
+
+_TemplateLoader.add_multi_constructor("!", _intrinsic)
+
+
+def load_template() -> dict[str, Any]:
+    with TEMPLATE.open(encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=_TemplateLoader)  # a SafeLoader subclass
+
+
+TEMPLATE_DATA = load_template()
+GLOBAL_FUNCTION = (TEMPLATE_DATA.get("Globals") or {}).get("Function") or {}
+FUNCTIONS = {
+    logical_id: resource.get("Properties") or {}
+    for logical_id, resource in TEMPLATE_DATA["Resources"].items()
+    if resource["Type"] == "AWS::Serverless::Function"
+}
+
+
+def event_prefix(logical_id: str) -> str:
+    """IngestFunction -> ingest: event files for it are named ``ingest_*.json``."""
+    return re.sub(r"Function$", "", logical_id).lower()
+
+
+def test_template_declares_functions() -> None:
+    assert FUNCTIONS, "template.yaml declares no AWS::Serverless::Function"
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_handler_imports_and_is_callable(logical_id: str) -> None:
+    handler_path = FUNCTIONS[logical_id].get("Handler") or GLOBAL_FUNCTION.get("Handler")
+    assert isinstance(handler_path, str), f"{logical_id} has no Handler"
+    module_name, _, attribute = handler_path.rpartition(".")
+    assert module_name, f"{logical_id}: Handler {handler_path!r} is not module.attribute"
+
+    module = importlib.import_module(module_name)
+
+    handler = getattr(module, attribute, None)
+    assert callable(handler), f"{module_name}.{attribute} is missing or not callable"
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_every_function_has_an_event_file(logical_id: str) -> None:
+    prefix = event_prefix(logical_id)
+    files = sorted(EVENTS.glob(f"{prefix}_*.json"))
+    assert files, f"no events/{prefix}_*.json for {logical_id}"
+    for path in files:
+        event = json.loads(path.read_text(encoding="utf-8"))
+        assert isinstance(event, dict), f"{path.name} is not a JSON object"
+
+
+@pytest.mark.parametrize("document", ["README.md", ".env.example"])
+def test_mediarec_settings_in_template_are_documented(document: str) -> None:
+    path = ROOT / document
+    if not path.is_file():
+        pytest.skip(f"{document} does not exist yet: MEDIAREC_* variables not checked against it")
+    variables = (GLOBAL_FUNCTION.get("Environment") or {}).get("Variables") or {}
+    names = sorted(name for name in variables if name.startswith("MEDIAREC_"))
+    assert names, "Globals.Function.Environment sets no MEDIAREC_* variable"
+    text = path.read_text(encoding="utf-8")
+    missing = [name for name in names if not re.search(rf"\b{re.escape(name)}\b", text)]
+    assert not missing, f"{document} does not mention {', '.join(missing)}"

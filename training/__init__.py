@@ -1,0 +1,1 @@
+"""Offline side of mediarec: synthetic data, import, features, training, evaluation, export."""
