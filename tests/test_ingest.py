@@ -140,6 +140,8 @@ def test_oversized_batch_and_body_are_refused():
 def test_all_rejected_batch_is_422(db):
     status, body = post("/events", [event(platform="tv"), event(event_type="nap")])
     assert status == 422 and body["rejected"] == 2
+    assert body["error"] == "validation_error"
+    assert [e["field"] for e in body["errors"]] == ["events[0].platform", "events[1].event_type"]
     assert count(db, "events") == 0
 
 

@@ -20,8 +20,12 @@ ERRORS = error_responses(400, 413, 422, 503)
 BATCH_DOC = "200: all stored; 207: some rejected (see results); 422: all rejected."
 
 
-def _answer(result: BatchResult) -> JSONResponse:
-    return JSONResponse(result.model_dump(), status_code=logic.status_code(result))
+def _answer(result: BatchResult, key: str) -> JSONResponse:
+    status = logic.status_code(result)
+    content = result.model_dump()
+    if status == 422:  # nothing stored: also the error shape every 4xx has
+        content.update(logic.rejection_summary(result, key))
+    return JSONResponse(content, status_code=status)
 
 
 @router.post(
@@ -33,7 +37,7 @@ def _answer(result: BatchResult) -> JSONResponse:
     description=BATCH_DOC,
 )
 async def post_events(body: JsonBody, db: DatabaseDep, settings: SettingsDep) -> JSONResponse:
-    return _answer(logic.ingest_events(db, body, settings, clock.now_ms()))
+    return _answer(logic.ingest_events(db, body, settings, clock.now_ms()), "events")
 
 
 @router.post(
@@ -45,7 +49,7 @@ async def post_events(body: JsonBody, db: DatabaseDep, settings: SettingsDep) ->
     description=BATCH_DOC,
 )
 async def post_items(body: JsonBody, db: DatabaseDep, settings: SettingsDep) -> JSONResponse:
-    return _answer(logic.upsert_items(db, body, settings, clock.now_ms()))
+    return _answer(logic.upsert_items(db, body, settings, clock.now_ms()), "items")
 
 
 @router.post(
@@ -57,7 +61,7 @@ async def post_items(body: JsonBody, db: DatabaseDep, settings: SettingsDep) -> 
     description=BATCH_DOC,
 )
 async def post_users(body: JsonBody, db: DatabaseDep, settings: SettingsDep) -> JSONResponse:
-    return _answer(logic.upsert_users(db, body, settings, clock.now_ms()))
+    return _answer(logic.upsert_users(db, body, settings, clock.now_ms()), "users")
 
 
 @router.delete(

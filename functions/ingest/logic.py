@@ -94,6 +94,22 @@ def status_code(result: BatchResult) -> int:
     return 422 if result.rejected == len(result.results) else 207
 
 
+def rejection_summary(result: BatchResult, key: str) -> dict[str, Any]:
+    """``error``/``message``/``errors`` for a write whose every item was rejected; field paths
+    name the item (``events[2].ts``) when there was more than one."""
+    several = len(result.results) > 1
+    errors = [
+        {"field": f"{key}[{r.index}].{e.field}" if several else e.field, "reason": e.reason}
+        for r in result.results
+        for e in r.errors
+    ]
+    return {
+        "error": "validation_error",
+        "message": f"every one of the {key} was rejected",
+        "errors": errors,
+    }
+
+
 def _summarise(results: list[ItemResult]) -> BatchResult:
     results.sort(key=lambda r: r.index)
     count = {s: sum(r.status == s for r in results) for s in ("stored", "upserted", "duplicate")}
