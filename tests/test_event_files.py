@@ -1,0 +1,77 @@
+"""Every file in events/ invoked as Lambda invokes it, against the function it is named for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from functions.ingest.app import handler as ingest
+from functions.metrics.app import handler as metrics
+from functions.recommend.app import handler as recommend
+from tests.conftest import FIXED_NOW_MS
+from tests.utils.factories import add_events, add_items
+from training.lambda_local import EVENTS_DIR, FakeLambdaContext, invoke, load_event
+
+HANDLERS = {"ingest": ingest, "recommend": recommend, "metrics": metrics}
+
+# file -> (status, keys the JSON body must have)
+EXPECTED = {
+    "ingest_post_event": (200, {"stored", "results"}),
+    "ingest_post_events_batch": (207, {"stored", "duplicates", "rejected", "results"}),
+    "ingest_post_events_malformed": (400, {"error", "message", "errors"}),
+    "ingest_post_items": (200, {"stored", "results"}),
+    "ingest_post_users": (200, {"stored", "results"}),
+    "ingest_delete_user": (200, {"user_id", "deleted"}),
+    "recommend_get": (200, {"recommendation_id", "model_version", "items"}),
+    "recommend_get_filtered": (200, {"recommendation_id", "items"}),
+    "recommend_get_bad_k": (422, {"error", "message", "errors"}),
+    "recommend_health": (200, {"status", "model_version"}),
+    "metrics_get": (200, {"pac", "ctr", "coverage", "breakdown"}),
+    "metrics_get_platform": (200, {"pac", "ctr", "coverage", "breakdown"}),
+}
+SCHEDULED = {"metrics_scheduled"}
+
+
+def event_names() -> list[str]:
+    return sorted(p.stem for p in Path(EVENTS_DIR).glob("*.json"))
+
+
+def test_every_event_file_has_an_expectation():
+    assert set(event_names()) == set(EXPECTED) | SCHEDULED
+
+
+@pytest.fixture
+def world(db):
+    add_items(db, [{"item_id": f"i{n:05d}", "categories": ["sports"]} for n in range(1, 21)])
+    add_events(
+        db,
+        [
+            {
+                "user_id": f"crowd{j}",
+                "item_id": f"i{n:05d}",
+                "event_type": "click",
+                "ts_ms": FIXED_NOW_MS - 3_600_000,
+                "platform": "android",
+            }
+            for n in range(1, 21)
+            for j in range(n)
+        ],
+    )
+    return db
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_http_event_file(world, name):
+    status, body = invoke(HANDLERS[name.split("_")[0]], name)
+    expected_status, keys = EXPECTED[name]
+    assert status == expected_status, body
+    assert keys <= set(body)
+    if name.startswith("recommend_get") and status == 200:
+        assert body["items"], "a seeded catalog yields a non-empty feed"
+
+
+def test_scheduled_event_file(world):
+    response = metrics(load_event("metrics_scheduled"), FakeLambdaContext())
+    assert response["stored"] > 0
+    assert {w["granularity"] for w in response["windows"]} == {"hour", "day"}
