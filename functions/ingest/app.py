@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
@@ -20,6 +21,18 @@ ERRORS = error_responses(400, 413, 422, 503)
 BATCH_DOC = "200: all stored; 207: some rejected (see results); 422: all rejected."
 
 
+def batch_route(path: str, model_name: str, summary: str) -> Callable[[Any], Any]:
+    """POST route of a write that takes one object, {key: [...]} or a list (see openapi.py)."""
+    return router.post(
+        path,
+        response_model=BatchResult,
+        responses={207: {"model": BatchResult}, **ERRORS},
+        openapi_extra=batch_body(model_name, path.strip("/")),
+        summary=summary,
+        description=BATCH_DOC,
+    )
+
+
 def _answer(result: BatchResult, key: str) -> JSONResponse:
     status = logic.status_code(result)
     content = result.model_dump()
@@ -28,38 +41,17 @@ def _answer(result: BatchResult, key: str) -> JSONResponse:
     return JSONResponse(content, status_code=status)
 
 
-@router.post(
-    "/events",
-    response_model=BatchResult,
-    responses={207: {"model": BatchResult}, **ERRORS},
-    openapi_extra=batch_body("EventIn", "events"),
-    summary="Record events",
-    description=BATCH_DOC,
-)
+@batch_route("/events", "EventIn", "Record events")
 async def post_events(body: JsonBody, db: DatabaseDep, settings: SettingsDep) -> JSONResponse:
     return _answer(logic.ingest_events(db, body, settings, clock.now_ms()), "events")
 
 
-@router.post(
-    "/items",
-    response_model=BatchResult,
-    responses={207: {"model": BatchResult}, **ERRORS},
-    openapi_extra=batch_body("ItemIn", "items"),
-    summary="Upsert catalog items",
-    description=BATCH_DOC,
-)
+@batch_route("/items", "ItemIn", "Upsert catalog items")
 async def post_items(body: JsonBody, db: DatabaseDep, settings: SettingsDep) -> JSONResponse:
     return _answer(logic.upsert_items(db, body, settings, clock.now_ms()), "items")
 
 
-@router.post(
-    "/users",
-    response_model=BatchResult,
-    responses={207: {"model": BatchResult}, **ERRORS},
-    openapi_extra=batch_body("UserIn", "users"),
-    summary="Upsert users",
-    description=BATCH_DOC,
-)
+@batch_route("/users", "UserIn", "Upsert users")
 async def post_users(body: JsonBody, db: DatabaseDep, settings: SettingsDep) -> JSONResponse:
     return _answer(logic.upsert_users(db, body, settings, clock.now_ms()), "users")
 

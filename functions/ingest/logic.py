@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -173,63 +174,58 @@ def ingest_events(db: Database, body: Any, settings: Settings, now_ms: int) -> B
     return _summarise(results)
 
 
-def upsert_items(db: Database, body: Any, settings: Settings, now_ms: int) -> BatchResult:
-    raw = unpack_batch(body, "items", settings.max_batch_size)
-    valid, results = validate_each(raw, ItemIn, "item_id", {})
+def write_item(conn: sqlite3.Connection, item: ItemIn, now_ms: int) -> None:
+    """Upsert one catalog item and replace its category rows."""
+    categories = sorted(set(item.categories))
+    execute(conn, "ingest", "upsert_item", {
+        "item_id": item.item_id, "kind": item.kind, "title": item.title,
+        "categories": json.dumps(categories), "published_ms": item.published_at,
+        "attributes": json.dumps(item.attributes), "hidden": int(item.hidden), "now_ms": now_ms,
+    })  # fmt: skip
+    execute(conn, "ingest", "delete_item_categories", {"item_id": item.item_id})
+    for category in categories:
+        execute(conn, "ingest", "insert_item_category",
+                {"item_id": item.item_id, "category": category})  # fmt: skip
+
+
+def write_user(conn: sqlite3.Connection, user: UserIn, now_ms: int) -> None:
+    execute(conn, "ingest", "upsert_user", {
+        "user_id": user.user_id, "attributes": json.dumps(user.attributes), "now_ms": now_ms,
+    })  # fmt: skip
+
+
+def _upsert_batch(
+    db: Database,
+    raw: list[Any],
+    model: type[M],
+    id_field: str,
+    write_one: Callable[[sqlite3.Connection, M, int], None],
+    now_ms: int,
+) -> BatchResult:
+    """Validate every item, upsert the valid ones in one transaction, report each."""
+    valid, results = validate_each(raw, model, id_field, {})
 
     def store(conn: sqlite3.Connection) -> list[ItemResult]:
-        for _, item in valid:
-            execute(
-                conn,
-                "ingest",
-                "upsert_item",
-                {
-                    "item_id": item.item_id,
-                    "kind": item.kind,
-                    "title": item.title,
-                    "categories": json.dumps(sorted(set(item.categories))),
-                    "published_ms": item.published_at,
-                    "attributes": json.dumps(item.attributes),
-                    "hidden": int(item.hidden),
-                    "now_ms": now_ms,
-                },
-            )
-            execute(conn, "ingest", "delete_item_categories", {"item_id": item.item_id})
-            for category in sorted(set(item.categories)):
-                execute(
-                    conn,
-                    "ingest",
-                    "insert_item_category",
-                    {"item_id": item.item_id, "category": category},
-                )
-        return [ItemResult(index=i, id=item.item_id, status="upserted") for i, item in valid]
+        for _, record in valid:
+            write_one(conn, record, now_ms)
+        return [
+            ItemResult(index=i, id=getattr(record, id_field), status="upserted")
+            for i, record in valid
+        ]
 
     if valid:
         results.extend(db.write(store))
     return _summarise(results)
+
+
+def upsert_items(db: Database, body: Any, settings: Settings, now_ms: int) -> BatchResult:
+    raw = unpack_batch(body, "items", settings.max_batch_size)
+    return _upsert_batch(db, raw, ItemIn, "item_id", write_item, now_ms)
 
 
 def upsert_users(db: Database, body: Any, settings: Settings, now_ms: int) -> BatchResult:
     raw = unpack_batch(body, "users", settings.max_batch_size)
-    valid, results = validate_each(raw, UserIn, "user_id", {})
-
-    def store(conn: sqlite3.Connection) -> list[ItemResult]:
-        for _, user in valid:
-            execute(
-                conn,
-                "ingest",
-                "upsert_user",
-                {
-                    "user_id": user.user_id,
-                    "attributes": json.dumps(user.attributes),
-                    "now_ms": now_ms,
-                },
-            )
-        return [ItemResult(index=i, id=user.user_id, status="upserted") for i, user in valid]
-
-    if valid:
-        results.extend(db.write(store))
-    return _summarise(results)
+    return _upsert_batch(db, raw, UserIn, "user_id", write_user, now_ms)
 
 
 def delete_user(db: Database, user_id: str) -> DeletedUser:
