@@ -95,6 +95,24 @@ def cmd_benchmark_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_benchmark_quality(args: argparse.Namespace) -> int:
+    from training.benchmarks.quality import run_quality_benchmark
+
+    try:
+        run_quality_benchmark(
+            args.dataset,
+            args.path,
+            args.out,
+            seed=args.seed,
+            ablations=not args.no_ablations,
+            peers=not args.no_peers,
+        )
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mediarec", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -136,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=cmd_serve)
 
+    from training import cli_training, importers
+
+    importers.register(sub, parents=[db_opts])
+    cli_training.register(sub, parents=[db_opts])
+
     bench = sub.add_parser(
         "benchmark", help="measure speed and quality; prints a table, writes JSON"
     )
@@ -150,6 +173,20 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--repeats", type=int, default=3, help="runs per cell; the median is kept")
     ingest.add_argument("--out", type=Path, default=Path("bench-results/ingest.json"))
     ingest.set_defaults(func=cmd_benchmark_ingest)
+    quality = bench_sub.add_parser(
+        "quality",
+        help="mediarec vs its ablations, popularity and implicit ALS/BPR on one "
+        "leave-last-out split: HR/NDCG@10, Recall/NDCG@20, AUC, grouped AUC",
+    )
+    quality.add_argument(
+        "--dataset", choices=["movielens-100k", "csv", "synthetic"], default="movielens-100k"
+    )
+    quality.add_argument("--path", type=Path, help="ml-100k folder, or the CSV file")
+    quality.add_argument("--seed", type=int, default=42)
+    quality.add_argument("--no-ablations", action="store_true")
+    quality.add_argument("--no-peers", action="store_true")
+    quality.add_argument("--out", type=Path, default=Path("bench-results/quality.json"))
+    quality.set_defaults(func=cmd_benchmark_quality)
     return parser
 
 

@@ -50,10 +50,27 @@ KIND_SHARES = (0.4, 0.4, 0.2)
 KIND_MEDIAN_DWELL_S = (75.0, 45.0, 8.0)  # median dwell of a view, by kind, at affinity 0.6
 
 CATEGORY_NAMES = (
-    "news", "sports", "music", "tech", "movies", "gaming", "food", "travel", "science",
-    "fashion", "comedy", "finance", "health", "politics", "art", "books", "cars", "pets",
-    "parenting", "diy",
-)  # fmt: skip
+    "news",
+    "sports",
+    "music",
+    "tech",
+    "movies",
+    "gaming",
+    "food",
+    "travel",
+    "science",
+    "fashion",
+    "comedy",
+    "finance",
+    "health",
+    "politics",
+    "art",
+    "books",
+    "cars",
+    "pets",
+    "parenting",
+    "diy",
+)
 CATEGORY_COUNT_SHARES = (0.5, 0.35, 0.15)  # items with 1, 2, 3 categories
 TASTE_CONCENTRATION = 3.0  # sum of the Dirichlet parameters: small = sparse tastes
 

@@ -34,3 +34,7 @@ def reset_resources() -> None:
     from functions.common import ranking
 
     ranking.clear_popularity_cache()
+    from functions.common import model_runtime, online_features
+
+    model_runtime.reset_model_state()
+    online_features.clear_feature_cache()

@@ -50,6 +50,17 @@ class Settings(BaseSettings):
         60.0, ge=0, description="How long a container reuses its popularity ranking."
     )
 
+    model_check_seconds: float = Field(
+        30.0, ge=0, description="How often a container looks for a newly activated model."
+    )
+    feature_cache_seconds: float = Field(
+        300.0, ge=0, description="How long a container reuses its item features."
+    )
+    retrieval_candidates: int = Field(
+        300, ge=10, le=10_000, description="Items the dot-product stage hands to the ranker."
+    )
+    ort_threads: int = Field(2, ge=1, le=16, description="ONNX Runtime intra-op threads.")
+
     attribution_window_hours: float = Field(24.0, gt=0)
     attribution_clock_skew_s: float = Field(
         300.0, ge=0, description="An engagement this much before its impression still counts."

@@ -177,21 +177,39 @@ def ingest_events(db: Database, body: Any, settings: Settings, now_ms: int) -> B
 def write_item(conn: sqlite3.Connection, item: ItemIn, now_ms: int) -> None:
     """Upsert one catalog item and replace its category rows."""
     categories = sorted(set(item.categories))
-    execute(conn, "ingest", "upsert_item", {
-        "item_id": item.item_id, "kind": item.kind, "title": item.title,
-        "categories": json.dumps(categories), "published_ms": item.published_at,
-        "attributes": json.dumps(item.attributes), "hidden": int(item.hidden), "now_ms": now_ms,
-    })  # fmt: skip
+    execute(
+        conn,
+        "ingest",
+        "upsert_item",
+        {
+            "item_id": item.item_id,
+            "kind": item.kind,
+            "title": item.title,
+            "categories": json.dumps(categories),
+            "published_ms": item.published_at,
+            "attributes": json.dumps(item.attributes),
+            "hidden": int(item.hidden),
+            "now_ms": now_ms,
+        },
+    )
     execute(conn, "ingest", "delete_item_categories", {"item_id": item.item_id})
     for category in categories:
-        execute(conn, "ingest", "insert_item_category",
-                {"item_id": item.item_id, "category": category})  # fmt: skip
+        execute(
+            conn, "ingest", "insert_item_category", {"item_id": item.item_id, "category": category}
+        )
 
 
 def write_user(conn: sqlite3.Connection, user: UserIn, now_ms: int) -> None:
-    execute(conn, "ingest", "upsert_user", {
-        "user_id": user.user_id, "attributes": json.dumps(user.attributes), "now_ms": now_ms,
-    })  # fmt: skip
+    execute(
+        conn,
+        "ingest",
+        "upsert_user",
+        {
+            "user_id": user.user_id,
+            "attributes": json.dumps(user.attributes),
+            "now_ms": now_ms,
+        },
+    )
 
 
 def _upsert_batch(

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from functions.common import clock
 from functions.common.api import ApiError, create_app, error_responses
 from functions.common.lambda_runtime import make_handler
+from functions.common.model_runtime import get_serving_model
 from functions.common.models import MAX_ID_LENGTH, RecommendationResponse
 from functions.common.resources import DatabaseDep, SettingsDep
 from functions.recommend.logic import BASELINE_VERSION, FeedRequest, recommend
@@ -53,12 +54,14 @@ async def get_recommendations(
 
 
 @router.get("/health", summary="Liveness, database and model state")
-async def health(db: DatabaseDep) -> dict[str, object]:
+async def health(db: DatabaseDep, settings: SettingsDep) -> dict[str, object]:
+    state = get_serving_model(db, settings.model_check_seconds, settings.ort_threads)
     return {
         "status": "ok",
         "schema_version": db.schema_version(),
-        "model_version": BASELINE_VERSION,
-        "model_state": "baseline",
+        "model_version": state.model.version if state.model else BASELINE_VERSION,
+        "model_state": state.status,
+        "model_error": state.error,
     }
 
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from functions.common.clock import to_iso
 from functions.common.db import Database, execute, fetch_all
+from functions.common.model_runtime import get_serving_model
 from functions.common.models import Reason, RecommendationResponse, RecommendedItem
 from functions.common.ranking import ANY_PLATFORM, get_popularity
 from functions.common.settings import Settings
+from functions.recommend.model_ranking import rank_with_model
 
 BASELINE_VERSION = "popularity-v1"
 
@@ -64,48 +67,79 @@ def _fresh_candidates(
     ]
 
 
-def choose_items(
-    request: FeedRequest, db: Database, settings: Settings, now_ms: int
-) -> list[Candidate]:
-    """Popular items first, newest items behind them; never seen (if asked) or hidden ones."""
-    seen: set[str] = set()
-    if request.exclude_seen:
-        seen = {
-            r["item_id"]
-            for r in db.read(
-                lambda c: fetch_all(c, "recommend", "user_seen_items", {"user_id": request.user_id})
-            )
-        }
+def _seen_items(request: FeedRequest, db: Database) -> set[str]:
+    if not request.exclude_seen:
+        return set()
+    rows = db.read(
+        lambda c: fetch_all(c, "recommend", "user_seen_items", {"user_id": request.user_id})
+    )
+    return {r["item_id"] for r in rows}
+
+
+def _visible(db: Database, chosen: list[Candidate]) -> set[str]:
+    ids = [c.item_id for c in chosen]
+    rows = db.read(lambda c: fetch_all(c, "recommend", "visible_among", {"item_ids": ids}))
+    return {r["item_id"] for r in rows}
+
+
+@dataclass(frozen=True)
+class Feed:
+    items: list[Candidate]
+    model_version: str
+
+
+def choose_items(request: FeedRequest, db: Database, settings: Settings, now_ms: int) -> Feed:
+    """The trained model's ranking for users it knows; otherwise (or when no usable model is
+    active) popular items, then the newest. Never seen (if asked) or hidden items."""
+    seen = _seen_items(request, db)
     wanted = request.k * 2 + 10  # spare candidates in case some were hidden since caching
+    state = get_serving_model(db, settings.model_check_seconds, settings.ort_threads)
+    popular = _popular_candidates(request, db, settings, now_ms, seen)
     chosen: list[Candidate] = []
-    for candidate in _popular_candidates(request, db, settings, now_ms, seen):
-        chosen.append(candidate)
+    version = BASELINE_VERSION
+    model = state.model
+    if model is not None and request.user_id in model.user_index:
+        top_popular = [c.item_id for c in itertools.islice(popular, 100)]
+        ranked = rank_with_model(
+            model,
+            db,
+            settings,
+            user_id=request.user_id,
+            now_ms=now_ms,
+            excluded=seen,
+            extra_candidates=top_popular,
+            kind=request.kind,
+            category=request.category,
+            limit=wanted,
+        )
+        chosen = [Candidate(item, round(score, 6), "model", kind) for item, score, kind in ranked]
+        version = model.version
+        popular = _popular_candidates(request, db, settings, now_ms, seen)
+    fallback = state.status == "error"
+    taken = {c.item_id for c in chosen}
+    for candidate in popular:
         if len(chosen) >= wanted:
             break
+        if candidate.item_id not in taken:
+            chosen.append(replace(candidate, reason="fallback") if fallback else candidate)
     if len(chosen) < wanted:
         taken = seen | {c.item_id for c in chosen}
         chosen += db.read(lambda c: _fresh_candidates(c, request, wanted + len(taken), taken))
     if not chosen:
-        return []
-    visible = {
-        r["item_id"]
-        for r in db.read(
-            lambda c: fetch_all(
-                c, "recommend", "visible_among", {"item_ids": [x.item_id for x in chosen]}
-            )
-        )
-    }
-    return [c for c in chosen if c.item_id in visible][: request.k]
+        return Feed([], version)
+    visible = _visible(db, chosen)
+    return Feed([c for c in chosen if c.item_id in visible][: request.k], version)
 
 
 def recommend(
     request: FeedRequest, db: Database, settings: Settings, now_ms: int
 ) -> RecommendationResponse:
-    candidates = choose_items(request, db, settings, now_ms)
+    feed = choose_items(request, db, settings, now_ms)
+    candidates = feed.items
     response = RecommendationResponse(
         recommendation_id=uuid.uuid4().hex,
         user_id=request.user_id,
-        model_version=BASELINE_VERSION,
+        model_version=feed.model_version,
         platform=request.platform or ANY_PLATFORM,
         k=request.k,
         served_at=to_iso(now_ms),

@@ -1,0 +1,92 @@
+"""Model bundles: a folder with ``model.onnx``, ``retrieval.npz`` and ``manifest.json``.
+
+The manifest names the model version, the id-to-index maps, the feature specification and
+normalisation, the training window, the offline metrics and the SHA-256 of every other file.
+:func:`verify_bundle` refuses a bundle whose files do not match their checksums, so a truncated
+copy or a tampered file is never served. No torch here: serving and publishing read bundles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "manifest.json"
+MODEL_FILE = "model.onnx"
+RETRIEVAL_FILE = "retrieval.npz"
+FORMAT_VERSION = 1
+
+
+class BundleError(ValueError):
+    """A bundle that is missing, incomplete, of an unknown format or fails its checksums."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    folder: Path
+    data: dict[str, Any]
+
+    @property
+    def version(self) -> str:
+        return str(self.data["model_version"])
+
+    @property
+    def checksum(self) -> str:
+        """The ONNX file's SHA-256: the identity recorded in the models table."""
+        return str(self.data["files"][MODEL_FILE])
+
+    @property
+    def user_ids(self) -> list[str]:
+        return list(self.data["user_ids"])
+
+    @property
+    def item_ids(self) -> list[str]:
+        return list(self.data["item_ids"])
+
+    def path(self, name: str) -> Path:
+        return self.folder / name
+
+
+def read_manifest(folder: Path) -> Manifest:
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise BundleError(f"{folder} is not a model bundle: {MANIFEST} is missing")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise BundleError(f"{path} is not readable JSON: {error}") from None
+    if data.get("format_version") != FORMAT_VERSION:
+        raise BundleError(f"{path}: unsupported bundle format {data.get('format_version')!r}")
+    for key in ("model_version", "files", "user_ids", "item_ids", "features"):
+        if key not in data:
+            raise BundleError(f"{path}: the manifest has no {key!r}")
+    if MODEL_FILE not in data["files"]:
+        raise BundleError(f"{path}: the manifest lists no {MODEL_FILE}")
+    return Manifest(Path(folder), data)
+
+
+def verify_bundle(folder: Path) -> Manifest:
+    """The bundle's manifest, after checking every listed file against its SHA-256."""
+    manifest = read_manifest(Path(folder))
+    for name, expected in manifest.data["files"].items():
+        path = manifest.folder / name
+        if not path.is_file():
+            raise BundleError(f"{folder}: {name} is missing")
+        actual = sha256_file(path)
+        if actual != expected:
+            raise BundleError(
+                f"{folder}: {name} fails its checksum (manifest {expected[:12]}…, file "
+                f"{actual[:12]}…): the bundle is corrupt or was modified"
+            )
+    return manifest

@@ -1,0 +1,142 @@
+"""The offline pipeline end to end: interactions -> split -> features -> train -> evaluate.
+
+Each step is a function the CLI and the quality benchmark share, so `mediarec train` and
+`mediarec benchmark quality` train and measure the same way.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from functions.common.clock import parse_timestamp
+from functions.common.db import Database
+from functions.common.settings import Settings
+from training import evaluation
+from training.data import TrainingData, build_training_data, load_interactions
+from training.split import Split, leave_last_out, time_cut
+from training.train import Scorer, TrainConfig, TrainResult, make_scorer, save_history, train_model
+
+VALID_SEED, TEST_SEED = 1, 2
+SAMPLED_NEGATIVES = 99
+
+
+@dataclass
+class Prepared:
+    data: TrainingData
+    valid_negatives: np.ndarray
+    test_negatives: np.ndarray
+    seconds: float
+
+    @property
+    def split(self) -> Split:
+        return self.data.split
+
+
+@dataclass
+class ModelReport:
+    name: str
+    metrics: dict[str, Any]
+    train_seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def make_split(
+    database: Database,
+    settings: Settings,
+    *,
+    types: tuple[str, ...] | None = None,
+    cut: str | None = None,
+) -> Split:
+    data = load_interactions(database, types or settings.positive_event_types)
+    return time_cut(data, parse_timestamp(cut)) if cut else leave_last_out(data)
+
+
+def prepare(
+    database: Database,
+    settings: Settings,
+    *,
+    types: tuple[str, ...] | None = None,
+    cut: str | None = None,
+) -> Prepared:
+    """Split, features, and the seeded sampled negatives for validation and test."""
+    started = time.perf_counter()
+    split = make_split(database, settings, types=types, cut=cut)
+    if len(split.test) == 0 or len(split.valid) == 0:
+        raise ValueError(
+            "the split left no validation or test interactions: users need at least "
+            "three interactions each (or pick another --cut)"
+        )
+    data = build_training_data(database, split, settings)
+    negatives = min(SAMPLED_NEGATIVES, split.n_items - max(len(s) for s in split.seen))
+    if negatives < 1:
+        raise ValueError("some user has interacted with every item: no negatives to sample")
+    return Prepared(
+        data,
+        split.sample_negatives("valid", negatives, VALID_SEED),
+        split.sample_negatives("test", negatives, TEST_SEED),
+        time.perf_counter() - started,
+    )
+
+
+def validator(prepared: Prepared, k: int = 10):
+    def validate(scorer: Scorer) -> dict[str, float]:
+        rank, ties, _ = evaluation.sampled_ranks(
+            scorer, prepared.split, "valid", prepared.valid_negatives
+        )
+        return {
+            f"hr@{k}": evaluation.hit_rate_at_k(rank, k, ties),
+            f"ndcg@{k}": evaluation.ndcg_at_k(rank, k, ties),
+        }
+
+    return validate
+
+
+def train(
+    prepared: Prepared, config: TrainConfig, run_dir: Path | None = None, progress: bool = True
+) -> TrainResult:
+    result = train_model(prepared.data, config, validator(prepared), run_dir, progress)
+    if run_dir is not None and result.history:
+        save_history(result.history, run_dir)
+    return result
+
+
+def evaluate_scorer(prepared: Prepared, scorer: Scorer, cold_max_train: int = 20) -> dict[str, Any]:
+    return evaluation.evaluate(
+        scorer, prepared.split, negatives=prepared.test_negatives, cold_max_train=cold_max_train
+    )
+
+
+def evaluate_model(prepared: Prepared, result: TrainResult, cold_max_train: int = 20) -> dict:
+    return evaluate_scorer(prepared, make_scorer(result.model, prepared.data), cold_max_train)
+
+
+ABLATIONS = {"features": {"use_features": False}, "embeddings": {"use_embeddings": False}}
+
+
+def ablated(config: TrainConfig, what: str) -> TrainConfig:
+    if what not in ABLATIONS:
+        raise ValueError(f"unknown ablation {what!r}; expected one of {sorted(ABLATIONS)}")
+    return TrainConfig(**{**config.__dict__, **ABLATIONS[what]})
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+
+
+def json_ready(value: Any) -> Any:
+    """Metrics made JSON-safe: numpy scalars to Python numbers, NaN to None."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return None if np.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
