@@ -304,7 +304,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     evaluate.add_argument(
         "--ablate",
         action="append",
-        choices=["features", "embeddings"],
+        choices=["features", "embeddings", "history"],
         help="also train and evaluate the model without this part",
     )
     evaluate.add_argument("--peers", action="store_true", help="also popularity, implicit ALS/BPR")

@@ -34,6 +34,37 @@ class TrainingData:
     impression_negatives: tuple[np.ndarray, np.ndarray]  # (users, items) shown, not engaged
 
 
+def _padded(rows: list[list[int]], length: int, padding: int) -> np.ndarray:
+    out = np.full((len(rows), length), padding, dtype=np.int64)
+    for n, row in enumerate(rows):
+        tail = row[-length:]
+        out[n, length - len(tail) :] = tail
+    return out
+
+
+def causal_history(split: Split, length: int) -> np.ndarray:
+    """Row j: the items of the user's training pairs before training pair j, most recent last.
+    ``split.train`` is ordered by user, then time, so a running list per user is causal."""
+    users, items = split.pairs("train")
+    rows: list[list[int]] = []
+    current_user, seen_items = -1, list[int]()
+    for user, item in zip(users.tolist(), items.tolist(), strict=True):
+        if user != current_user:
+            current_user, seen_items = user, []
+        rows.append(seen_items[-length:])
+        seen_items = [*seen_items[-(length - 1) :], item] if length > 1 else [item]
+    return _padded(rows, length, split.n_items)
+
+
+def last_items(split: Split, length: int) -> np.ndarray:
+    """Per user: their last ``length`` training items, most recent last (padded in front)."""
+    users, items = split.pairs("train")
+    per_user: list[list[int]] = [[] for _ in range(split.n_users)]
+    for user, item in zip(users.tolist(), items.tolist(), strict=True):
+        per_user[user].append(item)
+    return _padded(per_user, length, split.n_items)
+
+
 def load_interactions(database: Database, types: tuple[str, ...]) -> Interactions:
     rows = database.read(lambda c: fetch_all(c, "training", "interactions", {"types": types}))
     if not rows:

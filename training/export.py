@@ -24,11 +24,11 @@ from functions.common.bundle import (
     sha256_file,
 )
 from functions.common.clock import to_iso
-from training.data import TrainingData
+from training.data import TrainingData, last_items
 from training.model import MediaRecModel
 
 OPSET = 17  # loads in every onnxruntime >= 1.15
-INPUTS = ("user_index", "item_index", "user_features", "item_features")
+INPUTS = ("user_index", "item_index", "history", "user_features", "item_features")
 PARITY_PAIRS = 10_000
 PARITY_TOLERANCE = 1e-5
 
@@ -37,22 +37,29 @@ class ExportError(RuntimeError):
     """The exported model does not reproduce the trained one; nothing was written."""
 
 
-def onnx_bytes(model: MediaRecModel, data: TrainingData) -> bytes:
-    """The model as one ONNX file (weights embedded, batch dimension dynamic)."""
-    model.eval()
-    example = (
+def _example_inputs(model: MediaRecModel, data: TrainingData) -> tuple[torch.Tensor, ...]:
+    history = last_items(data.split, model.config.history)[:1].repeat(2, 0)
+    return (
         torch.tensor([0, 0]),
         torch.tensor([0, 0]),
+        torch.from_numpy(history),
         torch.from_numpy(data.user_features[:1].repeat(2, 0)),
         torch.from_numpy(data.item_features[:1].repeat(2, 0)),
     )
+
+
+def onnx_bytes(model: MediaRecModel, data: TrainingData) -> bytes:
+    """The model as one ONNX file (weights embedded, batch dimension dynamic)."""
+    model.eval()
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # The TorchScript exporter: the torch.export one needs onnxscript, a dependency we avoid.
         warnings.simplefilter("ignore", DeprecationWarning)
+        # padding_idx is a constant of the model, which is what the tracer warns about.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         torch.onnx.export(
             model,
-            example,
+            _example_inputs(model, data),
             buffer,  # type: ignore[arg-type]
             input_names=list(INPUTS),
             output_names=["logit"],
@@ -72,20 +79,25 @@ def parity_check(
     pairs: int = PARITY_PAIRS,
     seed: int = 0,
 ) -> float:
-    """Max |ONNX Runtime - PyTorch| over random (user, item) pairs with their real features."""
+    """Max |ONNX Runtime - PyTorch| over random (user, item) pairs with their real features and
+    histories (short, full and empty ones alike)."""
     rng = np.random.default_rng(seed)
     users = rng.integers(0, data.split.n_users, size=pairs)
     items = rng.integers(0, data.split.n_items, size=pairs)
+    history = last_items(data.split, model.config.history)[users]
+    history[: pairs // 10] = model.config.padding_item  # some users with no history at all
     feeds = {
         "user_index": users.astype(np.int64),
         "item_index": items.astype(np.int64),
+        "history": history.astype(np.int64),
         "user_features": data.user_features[users],
         "item_features": data.item_features[items],
     }
     session = ort.InferenceSession(onnx_model, providers=["CPUExecutionProvider"])
     served = session.run(["logit"], feeds)[0]
     with torch.no_grad():
-        trained = model(*(torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in INPUTS)).numpy()
+        tensors = (torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in INPUTS)
+        trained = model(*tensors).numpy()
     return float(np.max(np.abs(served.astype(np.float64) - trained.astype(np.float64))))
 
 
@@ -116,14 +128,9 @@ def export_bundle(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     (staging / MODEL_FILE).write_bytes(model_bytes)
-    vectors = model.retrieval_vectors()
-    if vectors is not None:
-        np.savez(
-            staging / RETRIEVAL_FILE,
-            user_vectors=vectors[0].numpy(),
-            item_vectors=vectors[1].numpy(),
-            item_bias=vectors[2].numpy(),
-        )
+    arrays = {name: tensor.numpy() for name, tensor in model.retrieval_arrays().items()}
+    if arrays:
+        np.savez(staging / RETRIEVAL_FILE, **arrays)  # type: ignore[arg-type]
     proto = onnx.load_from_string(model_bytes)
     window = data.split.train_window_ms()
     manifest = {

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from functions.common import features as F
 from functions.common.clock import parse_timestamp
 from functions.common.db import Database
 from functions.common.settings import Settings
@@ -66,13 +67,16 @@ def prepare(
 ) -> Prepared:
     """Split, features, and the seeded sampled negatives for validation and test."""
     started = time.perf_counter()
+    types = types or settings.positive_event_types
     split = make_split(database, settings, types=types, cut=cut)
     if len(split.test) == 0 or len(split.valid) == 0:
         raise ValueError(
             "the split left no validation or test interactions: users need at least "
             "three interactions each (or pick another --cut)"
         )
-    data = build_training_data(database, split, settings)
+    data = build_training_data(
+        database, split, settings, F.FeatureSpec(interaction_types=tuple(types))
+    )
     negatives = min(SAMPLED_NEGATIVES, split.n_items - max(len(s) for s in split.seen))
     if negatives < 1:
         raise ValueError("some user has interacted with every item: no negatives to sample")
@@ -116,7 +120,11 @@ def evaluate_model(prepared: Prepared, result: TrainResult, cold_max_train: int 
     return evaluate_scorer(prepared, make_scorer(result.model, prepared.data), cold_max_train)
 
 
-ABLATIONS = {"features": {"use_features": False}, "embeddings": {"use_embeddings": False}}
+ABLATIONS = {
+    "features": {"use_features": False},
+    "embeddings": {"use_embeddings": False},
+    "history": {"use_history": False},
+}
 
 
 def ablated(config: TrainConfig, what: str) -> TrainConfig:

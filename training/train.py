@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from training.data import TrainingData
+from training.data import TrainingData, causal_history, last_items
 from training.model import MediaRecModel, ModelConfig
 
 Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -36,8 +36,10 @@ class TrainConfig:
     mlp_dim: int = 32
     hidden: tuple[int, ...] = (128, 64)
     dropout: float = 0.1
+    history: int = 20
     use_features: bool = True
     use_embeddings: bool = True
+    use_history: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -65,8 +67,10 @@ def build_model(data: TrainingData, config: TrainConfig) -> MediaRecModel:
         mlp_dim=config.mlp_dim,
         hidden=tuple(config.hidden),
         dropout=config.dropout,
+        history=config.history,
         use_features=config.use_features,
         use_embeddings=config.use_embeddings,
+        use_history=config.use_history,
     )
     return MediaRecModel(
         model_config, torch.from_numpy(data.item_kinds), torch.from_numpy(data.item_categories)
@@ -74,9 +78,11 @@ def build_model(data: TrainingData, config: TrainConfig) -> MediaRecModel:
 
 
 def make_scorer(model: MediaRecModel, data: TrainingData, chunk: int = 262_144) -> Scorer:
-    """Scores for (user, item) index pairs with the training features, in eval mode."""
+    """Scores for (user, item) index pairs with the training features and each user's last
+    training items as history, in eval mode."""
     user_features = torch.from_numpy(data.user_features)
     item_features = torch.from_numpy(data.item_features)
+    history = torch.from_numpy(last_items(data.split, model.config.history))
 
     def score(users: np.ndarray, items: np.ndarray) -> np.ndarray:
         model.eval()
@@ -86,7 +92,7 @@ def make_scorer(model: MediaRecModel, data: TrainingData, chunk: int = 262_144) 
                 u = torch.from_numpy(np.ascontiguousarray(users[start : start + chunk], np.int64))
                 i = torch.from_numpy(np.ascontiguousarray(items[start : start + chunk], np.int64))
                 out[start : start + len(u)] = model(
-                    u, i, user_features[u], item_features[i]
+                    u, i, history[u], user_features[u], item_features[i]
                 ).numpy()
         return out
 
@@ -124,20 +130,44 @@ class NegativeSampler:
         return items
 
 
+@dataclass
+class Histories:
+    """The recent-items inputs: causal per training pair, and each user's latest."""
+
+    per_pair: np.ndarray
+    per_user: np.ndarray
+
+    @classmethod
+    def of(cls, data: TrainingData, length: int) -> Histories:
+        return cls(causal_history(data.split, length), last_items(data.split, length))
+
+
 def epoch_samples(
-    data: TrainingData, sampler: NegativeSampler, negatives: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One epoch's (users, items, labels): every training positive, ``negatives`` sampled
-    negatives each, and the impressions that drew no engagement (as further negatives)."""
+    data: TrainingData,
+    sampler: NegativeSampler,
+    negatives: int,
+    rng: np.random.Generator,
+    histories: Histories,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One epoch's (users, items, histories, labels): every training positive with the items
+    its user had before it, ``negatives`` sampled negatives each (same history), and the
+    impressions that drew no engagement (with the user's latest history) as further negatives."""
     pos_users, pos_items = data.split.pairs("train")
     neg_users = np.repeat(pos_users, negatives)
     neg_items = sampler.sample(neg_users)
     shown_users, shown_items = data.impression_negatives
     users = np.concatenate([pos_users, neg_users, shown_users])
     items = np.concatenate([pos_items, neg_items, shown_items])
+    history = np.concatenate(
+        [
+            histories.per_pair,
+            np.repeat(histories.per_pair, negatives, 0),
+            histories.per_user[shown_users],
+        ]
+    )
     labels = np.concatenate([np.ones(len(pos_users)), np.zeros(len(neg_users) + len(shown_users))])
     order = rng.permutation(len(users))
-    return users[order], items[order], labels[order].astype(np.float32)
+    return users[order], items[order], history[order], labels[order].astype(np.float32)
 
 
 def train_model(
@@ -157,6 +187,7 @@ def train_model(
     )
     loss_fn = nn.BCEWithLogitsLoss()
     sampler = NegativeSampler(data, config.negative_sampling, rng)
+    histories = Histories.of(data, config.history)
     user_features = torch.from_numpy(data.user_features)
     item_features = torch.from_numpy(data.item_features)
     result = TrainResult(model=model, model_config=model.config)
@@ -165,15 +196,18 @@ def train_model(
     bar = tqdm(range(1, config.epochs + 1), desc="training", unit="epoch", disable=not progress)
     for epoch in bar:
         epoch_start = time.perf_counter()
-        users, items, labels = epoch_samples(data, sampler, config.negatives, rng)
+        users, items, history, labels = epoch_samples(
+            data, sampler, config.negatives, rng, histories
+        )
         model.train()
         total, batches = 0.0, 0
         for start in range(0, len(users), config.batch_size):
             u = torch.from_numpy(users[start : start + config.batch_size])
             i = torch.from_numpy(items[start : start + config.batch_size])
             y = torch.from_numpy(labels[start : start + config.batch_size])
+            h = torch.from_numpy(history[start : start + config.batch_size])
             optimiser.zero_grad()
-            loss = loss_fn(model(u, i, user_features[u], item_features[i]), y)
+            loss = loss_fn(model(u, i, h, user_features[u], item_features[i]), y)
             loss.backward()
             optimiser.step()
             total += float(loss.item())

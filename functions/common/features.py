@@ -48,6 +48,7 @@ DAY_MS = 86_400_000
 class FeatureSpec:
     """What the features are and how they are normalised; saved in the bundle's manifest."""
 
+    interaction_types: tuple[str, ...] = ("view", "click", "like", "share")
     like_types: tuple[str, ...] = ("like", "share")
     click_types: tuple[str, ...] = ("click",)
     skip_types: tuple[str, ...] = ("skip",)
@@ -86,7 +87,7 @@ class FeatureSpec:
         ) != list(ITEM_COLUMNS):
             raise ValueError("the bundle's feature columns differ from this code's")
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        for key in ("like_types", "click_types", "skip_types"):
+        for key in ("interaction_types", "like_types", "click_types", "skip_types"):
             if key in known:
                 known[key] = tuple(known[key])
         return cls(**known)

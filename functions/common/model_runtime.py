@@ -43,21 +43,26 @@ class ServingModel:
     user_index: dict[str, int]
     item_index: dict[str, int]
     item_ids: list[str]
-    user_vectors: np.ndarray | None = None
-    item_vectors: np.ndarray | None = None
-    item_bias: np.ndarray | None = None
+    history_length: int = 0
+    retrieval: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def padding_item(self) -> int:
+        return len(self.item_ids)
 
     def score(
         self,
         users: np.ndarray,
         items: np.ndarray,
+        history: np.ndarray,
         user_features: np.ndarray,
         item_features: np.ndarray,
     ) -> np.ndarray:
-        """Logits for (user index, item index) pairs with their feature rows."""
+        """Logits for (user index, item index) pairs with their history and feature rows."""
         feeds = {
             "user_index": users.astype(np.int64),
             "item_index": items.astype(np.int64),
+            "history": history.astype(np.int64),
             "user_features": np.ascontiguousarray(user_features, dtype=np.float32),
             "item_features": np.ascontiguousarray(item_features, dtype=np.float32),
         }
@@ -133,11 +138,10 @@ def load_model(
         item_index={i: n for n, i in enumerate(manifest.item_ids)},
         item_ids=manifest.item_ids,
     )
+    model.history_length = int(manifest.data.get("model_config", {}).get("history", 0))
     if (folder / RETRIEVAL_FILE).is_file():
-        with np.load(folder / RETRIEVAL_FILE) as vectors:
-            model.user_vectors = vectors["user_vectors"].astype(np.float32)
-            model.item_vectors = vectors["item_vectors"].astype(np.float32)
-            model.item_bias = vectors["item_bias"].astype(np.float32)
+        with np.load(folder / RETRIEVAL_FILE) as arrays:
+            model.retrieval = {name: arrays[name].astype(np.float32) for name in arrays.files}
     return model
 
 

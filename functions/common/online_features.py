@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from functions.common import features as F
-from functions.common.db import Database
+from functions.common.db import Database, fetch_all
 from functions.common.model_runtime import ServingModel
 
 
@@ -73,3 +73,24 @@ def user_features(db: Database, model: ServingModel, user_id: str, now_ms: int) 
 def clear_feature_cache() -> None:
     with _lock:
         _cache.clear()
+
+
+def user_history(db: Database, model: ServingModel, user_id: str, now_ms: int) -> np.ndarray:
+    """The user's latest interactions as model item indices, oldest first, padded in front:
+    shape (1, history_length). Items the model does not know are left out."""
+    length = model.history_length
+    row = np.full((1, max(length, 1)), model.padding_item, dtype=np.int64)
+    if length == 0:
+        return row
+    params = {
+        "user_id": user_id,
+        "types": model.spec.interaction_types,
+        "as_of_ms": now_ms,
+        "limit": length * 2,
+    }
+    rows = db.read(lambda c: fetch_all(c, "features/user_history", "recent_interactions", params))
+    known = [model.item_index[r["item_id"]] for r in rows if r["item_id"] in model.item_index]
+    recent = known[:length][::-1]
+    if recent:
+        row[0, length - len(recent) :] = recent
+    return row

@@ -13,17 +13,23 @@ import numpy as np
 
 from functions.common.db import Database
 from functions.common.model_runtime import ServingModel
-from functions.common.online_features import catalog_features, user_features
+from functions.common.online_features import catalog_features, user_features, user_history
 from functions.common.settings import Settings
 
 
-def retrieve(model: ServingModel, user: int, count: int) -> np.ndarray:
-    """Indices of the ``count`` items with the highest dot-product score for ``user``."""
-    if model.user_vectors is None or model.item_vectors is None:
+def retrieve(model: ServingModel, user: int, history: np.ndarray, count: int) -> np.ndarray:
+    """Indices of the ``count`` items with the best dot-product score for ``user``: item bias
+    + user·item vectors + mean(history vectors)·history targets (whichever the model has)."""
+    arrays = model.retrieval
+    if "item_bias" not in arrays:
         return np.arange(len(model.item_ids))
-    scores = model.item_vectors @ model.user_vectors[user]
-    if model.item_bias is not None:
-        scores = scores + model.item_bias
+    scores = arrays["item_bias"].copy()
+    if "user_vectors" in arrays:
+        scores += arrays["item_vectors"] @ arrays["user_vectors"][user]
+    if "history_vectors" in arrays:
+        present = history[history != model.padding_item]
+        if len(present):
+            scores += arrays["history_targets"] @ arrays["history_vectors"][present].mean(axis=0)
     count = min(count, len(scores))
     top = np.argpartition(-scores, count - 1)[:count]
     return top[np.argsort(-scores[top], kind="stable")]
@@ -46,7 +52,8 @@ def rank_with_model(
     user = model.user_index[user_id]
     catalog = catalog_features(db, model, now_ms, settings.feature_cache_seconds)
     wanted = settings.retrieval_candidates + len(excluded)
-    pool = [model.item_ids[i] for i in retrieve(model, user, wanted)]
+    history = user_history(db, model, user_id, now_ms)
+    pool = [model.item_ids[i] for i in retrieve(model, user, history[0], wanted)]
     pool += [i for i in extra_candidates if i in model.item_index]
     candidates, taken = [], set()
     for item_id in pool:
@@ -65,6 +72,7 @@ def rank_with_model(
     scores = model.score(
         np.full(len(items), user, dtype=np.int64),
         items,
+        np.repeat(history, len(items), axis=0),
         np.repeat(user_row, len(items), axis=0),
         catalog.matrix[items],
     )
