@@ -29,6 +29,7 @@ install: $(INSTALLED)
 
 demo: install
 	$(BIN)/mediarec seed --if-empty
+	$(BIN)/mediarec train --publish --skip-if-active
 	@echo
 	@echo "Try:"
 	@echo "  curl 'http://$(HOST):$(PORT)/recommendations/u00001?k=10&platform=web'"

@@ -50,14 +50,21 @@ def print_metrics(reports: dict[str, dict[str, Any]]) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from functions.common.db import get_database
+    from functions.common.clock import now_ms
+    from functions.common.db import fetch_one, get_database
     from functions.common.settings import get_settings
     from training import pipeline
     from training.data import save_training_data
     from training.export import export_bundle
+    from training.publish import publish
     from training.runs import RunRecord, record_run
 
     settings, database = get_settings(), get_database()
+    if args.skip_if_active:
+        active = database.read(lambda c: fetch_one(c, "models", "active_model"))
+        if active is not None:
+            print(f"model {active['version']} is active; not training (--skip-if-active)")
+            return 0
     run_id = pipeline.new_run_id()
     run_dir = args.runs_dir / run_id
     config = _train_config(args)
@@ -97,7 +104,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     record_run(database, record)
     print_metrics({"mediarec": metrics})
     print(f"best epoch {result.best_epoch}; run {run_dir}; bundle {bundle} (version {version})")
-    print(f"publish it with: mediarec publish {bundle} --activate")
+    if args.publish:
+        published = publish(database, bundle, settings.models_uri, activate=True, now_ms=now_ms())
+        print(f"published and activated {version} at {published['uri']}")
+    else:
+        print(f"publish it with: mediarec publish {bundle} --activate")
     return 0
 
 
@@ -291,6 +302,16 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     train.add_argument("--cut", metavar="TIME", help="global time cut instead of leave-last-out")
     train.add_argument("--runs-dir", type=Path, default=Path("runs"))
     train.add_argument("--model-version", help="default: mr-<run id>")
+    train.add_argument(
+        "--publish",
+        action="store_true",
+        help="publish the bundle to $MEDIAREC_MODELS_URI and activate it",
+    )
+    train.add_argument(
+        "--skip-if-active",
+        action="store_true",
+        help="do nothing when a model is already active (make demo)",
+    )
     train.add_argument("--quiet", action="store_true")
     train.set_defaults(func=cmd_train)
 
