@@ -48,6 +48,17 @@ def trained(prepared):
     return pipeline.train(prepared, FAST, progress=False)
 
 
+def tiny_bundle(prepared, trained, folder: Path, version: str) -> Path:
+    return export_bundle(
+        trained.model,
+        prepared.data,
+        folder,
+        model_version=version,
+        metrics={},
+        train_config=FAST.to_dict(),
+    )
+
+
 def test_leave_last_out_never_trains_on_the_future():
     rng = np.random.default_rng(0)
     users = [f"u{n}" for n in rng.integers(0, 30, 600)]
@@ -117,14 +128,7 @@ def test_ablations_train(prepared):
 
 
 def test_export_parity_and_checksums(prepared, trained, tmp_path):
-    bundle = export_bundle(
-        trained.model,
-        prepared.data,
-        tmp_path / "b",
-        model_version="t1",
-        metrics={},
-        train_config=FAST.to_dict(),
-    )
+    bundle = tiny_bundle(prepared, trained, tmp_path / "b", "t1")
     manifest = verify_bundle(bundle)
     assert manifest.data["parity"]["max_abs_diff"] <= 1e-5
     assert manifest.data["onnx"]["opset"] == 17 and len(manifest.item_ids) == prepared.split.n_items
@@ -146,14 +150,7 @@ def test_export_parity_and_checksums(prepared, trained, tmp_path):
 
 
 def test_tampered_bundle_is_rejected(prepared, trained, tmp_path):
-    bundle = export_bundle(
-        trained.model,
-        prepared.data,
-        tmp_path / "b",
-        model_version="t2",
-        metrics={},
-        train_config={},
-    )
+    bundle = tiny_bundle(prepared, trained, tmp_path / "b", "t2")
     model = bundle / "model.onnx"
     data = bytearray(model.read_bytes())
     data[-10] ^= 0xFF
@@ -193,14 +190,7 @@ def test_parity_check_detects_a_different_model(prepared, trained):
 
 
 def test_publish_to_a_folder_and_activate(prepared, trained, tmp_path, db):
-    bundle = export_bundle(
-        trained.model,
-        prepared.data,
-        tmp_path / "b",
-        model_version="v-local",
-        metrics={},
-        train_config={},
-    )
+    bundle = tiny_bundle(prepared, trained, tmp_path / "b", "v-local")
     result = publish(db, bundle, str(tmp_path / "models"), activate=True, now_ms=FIXED_NOW_MS)
     assert Path(result["uri"]).joinpath("model.onnx").is_file()
     verify_bundle(Path(result["uri"]))
@@ -212,14 +202,7 @@ def test_publish_to_s3_under_moto(prepared, trained, tmp_path, db, monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    bundle = export_bundle(
-        trained.model,
-        prepared.data,
-        tmp_path / "b",
-        model_version="v-s3",
-        metrics={},
-        train_config={},
-    )
+    bundle = tiny_bundle(prepared, trained, tmp_path / "b", "v-s3")
     with mock_aws():
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket="models-bucket")
@@ -244,14 +227,7 @@ def test_publish_to_s3_under_moto(prepared, trained, tmp_path, db, monkeypatch):
 
 
 def test_publish_refuses_a_tampered_bundle(prepared, trained, tmp_path, db):
-    bundle = export_bundle(
-        trained.model,
-        prepared.data,
-        tmp_path / "b",
-        model_version="v-bad",
-        metrics={},
-        train_config={},
-    )
+    bundle = tiny_bundle(prepared, trained, tmp_path / "b", "v-bad")
     manifest = json.loads((bundle / "manifest.json").read_text())
     manifest["files"]["model.onnx"] = "0" * 64
     (bundle / "manifest.json").write_text(json.dumps(manifest))

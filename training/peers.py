@@ -95,6 +95,17 @@ def _as_numpy(factors: Any) -> np.ndarray:
     return np.asarray(factors.to_numpy() if hasattr(factors, "to_numpy") else factors)
 
 
+def fit_factor_model(name: str, model: Any, split: Split, params: dict[str, Any]) -> TrainedPeer:
+    """Fit an implicit model on the training matrix (BLAS single-threaded, as implicit asks);
+    the fit's wall time is the peer's training time."""
+    started = time.perf_counter()
+    matrix = training_matrix(split)
+    with threadpool_limits(1, "blas"):
+        model.fit(matrix, show_progress=False)
+    scorer = FactorScorer(_as_numpy(model.user_factors), _as_numpy(model.item_factors))
+    return TrainedPeer(name, scorer, time.perf_counter() - started, params)
+
+
 @dataclass
 class PopularityModel:
     """Most popular first: an item scores its number of training interactions."""
@@ -130,21 +141,16 @@ class ImplicitALS:
     def fit(self, split: Split) -> TrainedPeer:
         from implicit.als import AlternatingLeastSquares
 
-        started = time.perf_counter()
-        matrix = training_matrix(split)
-        with threadpool_limits(1, "blas"):
-            model = AlternatingLeastSquares(
-                factors=self.factors,
-                regularization=self.regularization,
-                alpha=self.alpha,
-                iterations=self.iterations,
-                use_gpu=False,
-                num_threads=self.num_threads,
-                random_state=self.seed,
-            )
-            model.fit(matrix, show_progress=False)
-        scorer = FactorScorer(_as_numpy(model.user_factors), _as_numpy(model.item_factors))
-        return TrainedPeer(self.name, scorer, time.perf_counter() - started, asdict(self))
+        model = AlternatingLeastSquares(
+            factors=self.factors,
+            regularization=self.regularization,
+            alpha=self.alpha,
+            iterations=self.iterations,
+            use_gpu=False,
+            num_threads=self.num_threads,
+            random_state=self.seed,
+        )
+        return fit_factor_model(self.name, model, split, asdict(self))
 
 
 @dataclass
@@ -163,21 +169,16 @@ class ImplicitBPR:
     def fit(self, split: Split) -> TrainedPeer:
         from implicit.bpr import BayesianPersonalizedRanking
 
-        started = time.perf_counter()
-        matrix = training_matrix(split)
-        with threadpool_limits(1, "blas"):
-            model = BayesianPersonalizedRanking(
-                factors=self.factors,
-                learning_rate=self.learning_rate,
-                regularization=self.regularization,
-                iterations=self.iterations,
-                use_gpu=False,
-                num_threads=self.num_threads,
-                random_state=self.seed,
-            )
-            model.fit(matrix, show_progress=False)
-        scorer = FactorScorer(_as_numpy(model.user_factors), _as_numpy(model.item_factors))
-        return TrainedPeer(self.name, scorer, time.perf_counter() - started, asdict(self))
+        model = BayesianPersonalizedRanking(
+            factors=self.factors,
+            learning_rate=self.learning_rate,
+            regularization=self.regularization,
+            iterations=self.iterations,
+            use_gpu=False,
+            num_threads=self.num_threads,
+            random_state=self.seed,
+        )
+        return fit_factor_model(self.name, model, split, asdict(self))
 
 
 class PeerModel(Protocol):
