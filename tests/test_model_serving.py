@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -24,9 +25,17 @@ FAST = TrainConfig(
 )
 
 
+@dataclass
+class Served:
+    path: Path
+    version: str
+    model: object  # the PyTorch model the bundle was exported from
+    second: str  # another registered, inactive version (same weights)
+
+
 @pytest.fixture(scope="module")
-def served_world(tmp_path_factory) -> tuple[Path, str]:
-    """A world database with a trained bundle published and active; returns (db file, version)."""
+def served_world(tmp_path_factory) -> Served:
+    """A world database with a trained bundle published and active, and a second version."""
     root = tmp_path_factory.mktemp("served")
     database = Database(root / "world.sqlite")
     database.migrate()
@@ -43,19 +52,27 @@ def served_world(tmp_path_factory) -> tuple[Path, str]:
         train_config=FAST.to_dict(),
     )
     publish(database, bundle, str(root / "models"), activate=True, now_ms=FIXED_NOW_MS)
+    second = export_bundle(
+        result.model,
+        prepared.data,
+        root / "bundle-b",
+        model_version="m-b",
+        metrics={},
+        train_config=FAST.to_dict(),
+    )
+    publish(database, second, str(root / "models"), activate=False, now_ms=FIXED_NOW_MS)
     database.close()
-    return root / "world.sqlite", "m-test"
+    return Served(root / "world.sqlite", "m-test", result.model, "m-b")
 
 
 @pytest.fixture
 def world(served_world, tmp_path, monkeypatch):
-    """This test's own copy of the served world's database."""
-    source, version = served_world
+    """This test's own copy of the served world's database: (path, active version)."""
     target = tmp_path / "copy.sqlite"
-    shutil.copy(source, target)
+    shutil.copy(served_world.path, target)
     monkeypatch.setenv("MEDIAREC_DB_PATH", str(target))
     reset_resources()
-    return target, version
+    return target, served_world.version
 
 
 def get(user: str, **query: object) -> tuple[int, dict]:
@@ -67,9 +84,11 @@ def test_known_user_gets_the_model_ranking_and_impressions_say_so(world):
     status, body = get("u00001", k=10, platform="web")
     assert status == 200, body
     assert body["model_version"] == version
-    assert len(body["items"]) == 10 and {i["reason"] for i in body["items"]} == {"model"}
-    scores = [i["score"] for i in body["items"]]
-    assert scores == sorted(scores, reverse=True)
+    reasons = [i["reason"] for i in body["items"]]
+    # 10% of the slots explore items the model has never seen, at evenly spaced positions
+    assert len(reasons) == 10 and reasons.count("exploration") == 1 and reasons[4] == "exploration"
+    scores = [i["score"] for i in body["items"] if i["reason"] == "model"]
+    assert len(scores) == 9 and scores == sorted(scores, reverse=True)
     db = Database(path)
     logged = db.conn.execute("SELECT DISTINCT model_version FROM impressions").fetchall()
     assert [r[0] for r in logged] == [version]
@@ -114,3 +133,176 @@ def test_missing_bundle_falls_back_without_5xx(world):
     Database(path).conn.execute("UPDATE models SET uri = '/nowhere/at/all' WHERE active = 1")
     status, body = get("u00001", k=3)
     assert status == 200 and {i["reason"] for i in body["items"]} == {"fallback"}
+
+
+def configure(monkeypatch, **values: object) -> None:
+    for name, value in values.items():
+        monkeypatch.setenv(f"MEDIAREC_{name.upper()}", str(value))
+    reset_resources()
+
+
+@pytest.mark.parametrize(("share", "k", "expected"), [(0.0, 10, 0), (0.2, 10, 2), (0.3, 5, 1)])
+def test_exploration_share_is_respected(world, monkeypatch, share, k, expected):
+    configure(monkeypatch, exploration_share=share)
+    status, body = get("u00003", k=k)
+    assert status == 200 and len(body["items"]) == k
+    explored = [i for i in body["items"] if i["reason"] == "exploration"]
+    assert len(explored) == expected
+    manifest_items = set(json_manifest(world[0])["item_ids"])
+    assert not {i["item_id"] for i in explored} & manifest_items  # newer than the model
+
+
+def json_manifest(path: Path) -> dict:
+    import json
+
+    uri = Database(path).conn.execute("SELECT uri FROM models WHERE active = 1").fetchone()[0]
+    return json.loads((Path(uri) / "manifest.json").read_text())
+
+
+def test_ab_assignment_is_stable_and_follows_the_share(world, monkeypatch, served_world):
+    from functions.common.model_runtime import ab_bucket
+
+    configure(monkeypatch, ab_model_version=served_world.second, ab_share=0.5)
+    users = [f"u{n:05d}" for n in range(1, 81)]
+    first = {u: get(u, k=3)[1]["model_version"] for u in users}
+    again = {u: get(u, k=3)[1]["model_version"] for u in users}
+    assert first == again
+    for user, version in first.items():
+        assert version == ("m-b" if ab_bucket(user) < 0.5 else "m-test")
+    share = sum(v == "m-b" for v in first.values()) / len(users)
+    assert 0.3 < share < 0.7
+    path = world[0]
+    logged = dict(
+        Database(path)
+        .conn.execute("SELECT user_id, MIN(model_version) FROM impressions GROUP BY user_id")
+        .fetchall()
+    )
+    assert logged == first  # every impression carries the version that served it
+    health = invoke(handler, http_event("GET", "/health"))[1]
+    assert health["ab"]["state"] == "active" and health["ab"]["share"] == 0.5
+
+
+def test_unknown_user_with_a_session_gets_items_that_follow_it(world):
+    from tests.utils.factories import add_events
+
+    path, version = world
+    add_events(
+        Database(path),
+        [
+            {
+                "user_id": "newbie",
+                "item_id": f"i{n:05d}",
+                "event_type": "view",
+                "ts_ms": FIXED_NOW_MS - 60_000 * n,
+            }
+            for n in (3, 5, 8)
+        ],
+    )
+    status, body = get("newbie", k=10)
+    assert status == 200 and body["model_version"] == version
+    reasons = [i["reason"] for i in body["items"]]
+    assert reasons.count("model") == 5 and "popular" in reasons
+    assert not {"i00003", "i00005", "i00008"} & {i["item_id"] for i in body["items"]}
+
+
+def test_served_score_equals_the_offline_model_score(world, served_world):
+    """Serving (ONNX, SQL view over events, history query) against training code (PyTorch,
+    SQL over a filled training source, training-side history) on the same data and instant."""
+    import numpy as np
+    import torch
+
+    from functions.common import features as F
+    from training.data import _fill_training_source, last_items
+    from training.split import Interactions, leave_last_out
+
+    path, _ = world
+    status, body = get("u00004", k=10)
+    assert status == 200
+    served = {i["item_id"]: i["score"] for i in body["items"] if i["reason"] == "model"}
+    assert served
+    manifest = json_manifest(path)
+    spec = F.FeatureSpec.from_dict(manifest["features"])
+    database = Database(path)
+    rows = database.conn.execute(
+        "SELECT user_id, item_id, MIN(ts_ms) FROM events WHERE event_type IN "
+        "('view', 'click', 'like', 'share') GROUP BY user_id, item_id"
+    ).fetchall()
+    everything = Interactions.from_pairs(
+        [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+    )
+    split = leave_last_out(everything)
+    split.train = np.arange(len(everything))  # every interaction is history, as at serving
+    _fill_training_source(database.conn, split, FIXED_NOW_MS)
+    user_raw = F.raw_user_rows(database.conn, spec, FIXED_NOW_MS)
+    item_raw = F.raw_item_rows(database.conn, spec, FIXED_NOW_MS)
+    model = served_world.model
+    item_index = {i: n for n, i in enumerate(manifest["item_ids"])}
+    user = manifest["user_ids"].index("u00004")
+    ids = list(served)
+    history_row = last_items(split, model.config.history)[everything.user_ids.index("u00004")]
+    to_model = {n: item_index.get(everything.item_ids[n], -1) for n in range(everything.n_items)}
+    history = np.array(
+        [[to_model[h] if h < everything.n_items else len(item_index) for h in history_row]]
+        * len(ids)
+    )
+    history[history < 0] = len(item_index)
+    with torch.no_grad():
+        offline = model(
+            torch.full((len(ids),), user),
+            torch.tensor([item_index[i] for i in ids]),
+            torch.from_numpy(history),
+            torch.from_numpy(F.user_matrix(user_raw, ["u00004"] * len(ids), spec)),
+            torch.from_numpy(F.item_matrix(item_raw, ids, spec)),
+        ).numpy()
+    assert np.allclose(offline, [served[i] for i in ids], atol=2e-5)
+
+
+def wait_until(condition, seconds: float = 60.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not reached")
+        time.sleep(0.01)
+
+
+def test_hot_swap_under_concurrent_requests(world, monkeypatch, served_world):
+    import threading
+
+    from functions.common.db import get_database
+    from functions.common.settings import get_settings
+    from functions.recommend.logic import FeedRequest, recommend
+
+    configure(monkeypatch, model_check_seconds=0)
+    db, settings = get_database(), get_settings()
+    versions: list[str] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def client(n: int) -> None:
+        while not stop.is_set():
+            try:
+                feed = recommend(FeedRequest(f"u{n:05d}", k=5), db, settings, FIXED_NOW_MS)
+                versions.append(feed.model_version)
+                assert len(feed.items) == 5
+            except BaseException as error:  # collected, asserted below
+                errors.append(error)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in (1, 2, 3)]
+    for thread in threads:
+        thread.start()
+    wait_until(lambda: len(versions) >= 10 or bool(errors))
+    db.write(
+        lambda c: (
+            c.execute("UPDATE models SET active = 0"),
+            c.execute("UPDATE models SET active = 1 WHERE version = 'm-b'"),
+        )
+    )
+    swapped_at = len(versions)
+    wait_until(lambda: len(versions) >= swapped_at + 20 or bool(errors))
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert set(versions) <= {"m-test", "m-b"} and versions[-1] == "m-b"

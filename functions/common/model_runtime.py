@@ -1,14 +1,17 @@
-"""The served model: the active bundle from the models table, loaded once per container.
+"""The served models: the active bundle (and an A/B version) from the models table.
 
-:func:`get_serving_model` returns the ONNX session with everything needed to score (id maps,
-feature spec, retrieval vectors) or ``None`` with the reason when no usable model is active, so
-the recommend function falls back to popularity instead of failing. A model is re-checked
-against the registry at most every ``model_check_seconds``; a newly activated version is loaded
-and swapped in whole (requests in flight keep the object they started with).
+:func:`serving_models` returns the container's :class:`ModelRegistry`: the active model and,
+when ``MEDIAREC_AB_MODEL_VERSION`` is set, a second one, each with its state. A slot holds an
+ONNX session with what it needs to score (id maps, feature spec, retrieval tables) or nothing and
+the reason, so the recommend function falls back to popularity instead of failing. The registry
+is re-read at most every ``model_check_seconds``; a newly activated version is loaded and swapped
+in whole (a request in flight keeps the object it started with). Load errors are logged once
+per version.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 import tempfile
@@ -20,15 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from functions.common.bundle import (
-    MODEL_FILE,
-    RETRIEVAL_FILE,
-    BundleError,
-    Manifest,
-    verify_bundle,
-)
+from functions.common.bundle import MODEL_FILE, RETRIEVAL_FILE, BundleError, Manifest, verify_bundle
 from functions.common.db import Database, fetch_one
 from functions.common.features import FeatureSpec
+from functions.common.settings import Settings
 
 logger = logging.getLogger(__name__)
 DOWNLOAD_ROOT = Path(tempfile.gettempdir()) / "mediarec-models"
@@ -71,15 +69,49 @@ class ServingModel:
 
 
 @dataclass
-class ModelState:
-    """What the container serves: a model, or nothing and why (for /health and responses)."""
+class ModelSlot:
+    """One served version: the loaded model, or none and why."""
 
     model: ServingModel | None = None
     status: str = "none"  # none | active | error
     error: str | None = None
+    version: str | None = None  # the registry version this slot last tried
+
+    def sync(self, row: Any, threads: int) -> None:
+        """Follow the registry row (None: nothing to serve); loads a version once."""
+        if row is None:
+            self.model, self.status, self.error, self.version = None, "none", None, None
+            return
+        if row["version"] == self.version:
+            return
+        self.version = row["version"]
+        try:
+            folder = local_bundle(row["uri"], row["version"])
+            self.model = load_model(folder, row["checksum"], threads)
+            self.status, self.error = "active", None
+            logger.info("serving model %s from %s", self.version, row["uri"])
+        except Exception as error:
+            self.model, self.status, self.error = None, "error", str(error)
+            logger.error("model %s unusable, serving the fallback: %s", self.version, error)
+
+
+@dataclass
+class ModelRegistry:
+    active: ModelSlot = field(default_factory=ModelSlot)
+    ab: ModelSlot = field(default_factory=ModelSlot)
     checked_at: float = 0.0
-    active_version: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def for_user(self, user_id: str, settings: Settings) -> ModelSlot:
+        """The slot serving ``user_id``: the A/B version for its share of users (when loaded)."""
+        use_ab = settings.ab_model_version and self.ab.model is not None
+        return self.ab if use_ab and ab_bucket(user_id) < settings.ab_share else self.active
+
+
+def ab_bucket(user_id: str) -> float:
+    """A stable number in [0, 1) per user: the same user always lands in the same arm."""
+    digest = hashlib.sha256(user_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def local_bundle(uri: str, version: str, s3_client: Any = None) -> Path:
@@ -92,10 +124,11 @@ def local_bundle(uri: str, version: str, s3_client: Any = None) -> Path:
     bucket, _, prefix = uri.removeprefix("s3://").partition("/")
     client = s3_client
     if client is None:
-        import boto3  # present in the Lambda runtime; only needed for s3:// bundles
+        import boto3  # in the Lambda runtime; only needed for s3:// bundles
 
         client = boto3.client("s3")
-    staging = Path(tempfile.mkdtemp(prefix=f"{version}.", dir=_download_root()))
+    DOWNLOAD_ROOT.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{version}.", dir=DOWNLOAD_ROOT))
     paginator = client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix.rstrip("/") + "/"):
         for entry in page.get("Contents", []):
@@ -104,11 +137,6 @@ def local_bundle(uri: str, version: str, s3_client: Any = None) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     return target
-
-
-def _download_root() -> Path:
-    DOWNLOAD_ROOT.mkdir(parents=True, exist_ok=True)
-    return DOWNLOAD_ROOT
 
 
 def load_model(
@@ -137,57 +165,42 @@ def load_model(
         user_index={u: n for n, u in enumerate(manifest.user_ids)},
         item_index={i: n for n, i in enumerate(manifest.item_ids)},
         item_ids=manifest.item_ids,
+        history_length=int(manifest.data.get("model_config", {}).get("history", 0)),
     )
-    model.history_length = int(manifest.data.get("model_config", {}).get("history", 0))
     if (folder / RETRIEVAL_FILE).is_file():
         with np.load(folder / RETRIEVAL_FILE) as arrays:
             model.retrieval = {name: arrays[name].astype(np.float32) for name in arrays.files}
     return model
 
 
-_state = ModelState()
+_registry = ModelRegistry()
 
 
-def get_serving_model(db: Database, check_seconds: float, threads: int = 2) -> ModelState:
-    """The container's model state, refreshed from the registry at most every ``check_seconds``.
-
-    Never raises: a missing, corrupt or mismatched bundle leaves ``status="error"`` (logged once
-    per version) and ``model=None`` so the caller serves its fallback."""
+def serving_models(db: Database, settings: Settings) -> ModelRegistry:
+    """The container's registry, re-read at most every ``model_check_seconds``. Never raises."""
     now = time.monotonic()
-    if _state.checked_at and now - _state.checked_at < check_seconds:
-        return _state
-    with _state.lock:
-        if _state.checked_at and now - _state.checked_at < check_seconds:
-            return _state
-        _state.checked_at = now
+    if _registry.checked_at and now - _registry.checked_at < settings.model_check_seconds:
+        return _registry
+    with _registry.lock:
+        if _registry.checked_at and now - _registry.checked_at < settings.model_check_seconds:
+            return _registry
+        _registry.checked_at = now
         try:
-            row = db.read(lambda c: fetch_one(c, "models", "active_model"))
-        except Exception as error:  # registry unreadable: keep what we serve
+            active = db.read(lambda c: fetch_one(c, "models", "active_model"))
+            ab = None
+            if settings.ab_model_version:
+                params = {"version": settings.ab_model_version}
+                ab = db.read(lambda c: fetch_one(c, "models", "model_by_version", params))
+                if ab is None:
+                    logger.warning("A/B version %s is not registered", settings.ab_model_version)
+        except Exception as error:  # registry unreadable: keep serving what is loaded
             logger.warning("model registry unreadable: %s", error)
-            return _state
-        if row is None:
-            _state.model, _state.status, _state.error, _state.active_version = (
-                None,
-                "none",
-                None,
-                None,
-            )
-            return _state
-        if row["version"] == _state.active_version:
-            return _state  # unchanged (loaded, or already failed and logged)
-        _state.active_version = row["version"]
-        try:
-            folder = local_bundle(row["uri"], row["version"])
-            model = load_model(folder, row["checksum"], threads)
-            _state.model, _state.status, _state.error = model, "active", None
-            logger.info("serving model %s from %s", model.version, row["uri"])
-        except Exception as error:
-            _state.model, _state.status, _state.error = None, "error", str(error)
-            logger.error("model %s unusable, serving the fallback: %s", row["version"], error)
-        return _state
+            return _registry
+        _registry.active.sync(active, settings.ort_threads)
+        _registry.ab.sync(ab, settings.ort_threads)
+        return _registry
 
 
 def reset_model_state() -> None:
-    with _state.lock:
-        _state.model, _state.status, _state.error = None, "none", None
-        _state.checked_at, _state.active_version = 0.0, None
+    with _registry.lock:
+        _registry.active, _registry.ab, _registry.checked_at = ModelSlot(), ModelSlot(), 0.0

@@ -60,6 +60,15 @@ class Settings(BaseSettings):
         300, ge=10, le=10_000, description="Items the dot-product stage hands to the ranker."
     )
     ort_threads: int = Field(2, ge=1, le=16, description="ONNX Runtime intra-op threads.")
+    exploration_share: float = Field(
+        0.1, ge=0, le=0.5, description="Share of a model feed's slots for items newer than it."
+    )
+    ab_model_version: str | None = Field(
+        None, description="A registered model version that serves ab_share of users."
+    )
+    ab_share: float = Field(
+        0.0, ge=0, le=1, description="Share of users routed to ab_model_version."
+    )
 
     attribution_window_hours: float = Field(24.0, gt=0)
     attribution_clock_skew_s: float = Field(
@@ -75,6 +84,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("ab_model_version", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("positive_event_types", "click_event_types")
     @classmethod

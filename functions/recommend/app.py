@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from functions.common import clock
 from functions.common.api import ApiError, create_app, error_responses
 from functions.common.lambda_runtime import make_handler
-from functions.common.model_runtime import get_serving_model
+from functions.common.model_runtime import serving_models
 from functions.common.models import MAX_ID_LENGTH, RecommendationResponse
 from functions.common.resources import DatabaseDep, SettingsDep
 from functions.recommend.logic import BASELINE_VERSION, FeedRequest, recommend
@@ -55,14 +55,23 @@ async def get_recommendations(
 
 @router.get("/health", summary="Liveness, database and model state")
 async def health(db: DatabaseDep, settings: SettingsDep) -> dict[str, object]:
-    state = get_serving_model(db, settings.model_check_seconds, settings.ort_threads)
-    return {
+    registry = serving_models(db, settings)
+    active = registry.active
+    body: dict[str, object] = {
         "status": "ok",
         "schema_version": db.schema_version(),
-        "model_version": state.model.version if state.model else BASELINE_VERSION,
-        "model_state": state.status,
-        "model_error": state.error,
+        "model_version": active.model.version if active.model else BASELINE_VERSION,
+        "model_state": active.status,
+        "model_error": active.error,
     }
+    if settings.ab_model_version:
+        body["ab"] = {
+            "version": settings.ab_model_version,
+            "share": settings.ab_share,
+            "state": registry.ab.status,
+            "error": registry.ab.error,
+        }
+    return body
 
 
 app = create_app("mediarec recommend", [router])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 import sqlite3
 import uuid
 from collections.abc import Iterable
@@ -11,11 +12,11 @@ from dataclasses import dataclass, replace
 
 from functions.common.clock import to_iso
 from functions.common.db import Database, execute, fetch_all
-from functions.common.model_runtime import get_serving_model
+from functions.common.model_runtime import ServingModel, serving_models
 from functions.common.models import Reason, RecommendationResponse, RecommendedItem
 from functions.common.ranking import ANY_PLATFORM, get_popularity
 from functions.common.settings import Settings
-from functions.recommend.model_ranking import rank_with_model
+from functions.recommend.model_ranking import rank_by_session, rank_with_model
 
 BASELINE_VERSION = "popularity-v1"
 
@@ -88,47 +89,93 @@ class Feed:
     model_version: str
 
 
+def _model_candidates(
+    model: ServingModel,
+    request: FeedRequest,
+    db: Database,
+    settings: Settings,
+    now_ms: int,
+    seen: set[str],
+    wanted: int,
+) -> list[Candidate]:
+    """The model's ranking for a user it knows; for one it does not, up to half the feed from
+    what follows their own recent engagement (in-session); else nothing."""
+    if request.user_id in model.user_index:
+        popular = _popular_candidates(request, db, settings, now_ms, seen)
+        ranked = rank_with_model(
+            model, db, settings, user_id=request.user_id, now_ms=now_ms, excluded=seen,
+            extra_candidates=[c.item_id for c in itertools.islice(popular, 100)],
+            kind=request.kind, category=request.category, limit=wanted,
+        )  # fmt: skip
+    else:
+        ranked = rank_by_session(
+            model, db, settings, user_id=request.user_id, now_ms=now_ms, excluded=seen,
+            kind=request.kind, category=request.category, limit=(request.k + 1) // 2,
+        )  # fmt: skip
+    return [Candidate(item, round(score, 6), "model", kind) for item, score, kind in ranked]
+
+
+def _exploration(
+    model: ServingModel,
+    request: FeedRequest,
+    db: Database,
+    settings: Settings,
+    taken: set[str],
+) -> list[Candidate]:
+    """Up to int(k x exploration_share) of the newest visible items the model has never seen,
+    drawn at random from the 50 newest so that new items share the exposure."""
+    slots = int(request.k * settings.exploration_share)
+    if slots == 0:
+        return []
+    rows = db.read(lambda c: fetch_all(c, "recommend", "fresh_items", {
+        "kind": request.kind, "category": request.category, "limit": 50 + len(taken)}))  # fmt: skip
+    new = [r for r in rows if r["item_id"] not in model.item_index and r["item_id"] not in taken]
+    picked = random.sample(new[:50], min(slots, len(new[:50])))
+    return [Candidate(r["item_id"], 0.0, "exploration", r["kind"]) for r in picked]
+
+
+def _interleave(items: list[Candidate], extra: list[Candidate], k: int) -> list[Candidate]:
+    """``extra`` at evenly spaced positions of a feed of ``k`` (e.g. 1 of 10 at position 5)."""
+    if not extra:
+        return items[:k]
+    out = list(items[: k - len(extra)])
+    for n, candidate in enumerate(extra, start=1):
+        out.insert(min(len(out), round(n * k / (len(extra) + 1)) - 1), candidate)
+    return out[:k]
+
+
 def choose_items(request: FeedRequest, db: Database, settings: Settings, now_ms: int) -> Feed:
-    """The trained model's ranking for users it knows; otherwise (or when no usable model is
-    active) popular items, then the newest. Never seen (if asked) or hidden items."""
+    """The trained model's ranking (or in-session picks for users it does not know), then
+    popular items, then the newest; exploration slots for items newer than the model. Never
+    seen (if asked) or hidden items."""
     seen = _seen_items(request, db)
     wanted = request.k * 2 + 10  # spare candidates in case some were hidden since caching
-    state = get_serving_model(db, settings.model_check_seconds, settings.ort_threads)
-    popular = _popular_candidates(request, db, settings, now_ms, seen)
+    slot = serving_models(db, settings).for_user(request.user_id, settings)
+    model = slot.model
     chosen: list[Candidate] = []
-    version = BASELINE_VERSION
-    model = state.model
-    if model is not None and request.user_id in model.user_index:
-        top_popular = [c.item_id for c in itertools.islice(popular, 100)]
-        ranked = rank_with_model(
-            model,
-            db,
-            settings,
-            user_id=request.user_id,
-            now_ms=now_ms,
-            excluded=seen,
-            extra_candidates=top_popular,
-            kind=request.kind,
-            category=request.category,
-            limit=wanted,
-        )
-        chosen = [Candidate(item, round(score, 6), "model", kind) for item, score, kind in ranked]
-        version = model.version
-        popular = _popular_candidates(request, db, settings, now_ms, seen)
-    fallback = state.status == "error"
-    taken = {c.item_id for c in chosen}
-    for candidate in popular:
+    if model is not None:
+        chosen = _model_candidates(model, request, db, settings, now_ms, seen, wanted)
+    version = model.version if chosen and model is not None else BASELINE_VERSION
+    taken = seen | {c.item_id for c in chosen}
+    for candidate in _popular_candidates(request, db, settings, now_ms, taken):
         if len(chosen) >= wanted:
             break
-        if candidate.item_id not in taken:
-            chosen.append(replace(candidate, reason="fallback") if fallback else candidate)
+        chosen.append(
+            replace(candidate, reason="fallback") if slot.status == "error" else candidate
+        )
     if len(chosen) < wanted:
         taken = seen | {c.item_id for c in chosen}
         chosen += db.read(lambda c: _fresh_candidates(c, request, wanted + len(taken), taken))
-    if not chosen:
+    explore = []
+    if model is not None:
+        explore = _exploration(model, request, db, settings, seen | {c.item_id for c in chosen})
+    if not chosen and not explore:
         return Feed([], version)
-    visible = _visible(db, chosen)
-    return Feed([c for c in chosen if c.item_id in visible][: request.k], version)
+    visible = _visible(db, chosen + explore)
+    ranked = [c for c in chosen if c.item_id in visible]
+    return Feed(
+        _interleave(ranked, [c for c in explore if c.item_id in visible], request.k), version
+    )
 
 
 def recommend(

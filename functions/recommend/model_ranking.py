@@ -17,19 +17,25 @@ from functions.common.online_features import catalog_features, user_features, us
 from functions.common.settings import Settings
 
 
-def retrieve(model: ServingModel, user: int, history: np.ndarray, count: int) -> np.ndarray:
-    """Indices of the ``count`` items with the best dot-product score for ``user``: item bias
-    + user·item vectors + mean(history vectors)·history targets (whichever the model has)."""
+def retrieval_scores(model: ServingModel, user: int | None, history: np.ndarray) -> np.ndarray:
+    """The dot-product part's score of every item the model knows: item bias + user·item
+    vectors (for a known ``user``) + mean(history vectors)·history targets."""
     arrays = model.retrieval
     if "item_bias" not in arrays:
-        return np.arange(len(model.item_ids))
+        return np.zeros(len(model.item_ids), dtype=np.float32)
     scores = arrays["item_bias"].copy()
-    if "user_vectors" in arrays:
+    if user is not None and "user_vectors" in arrays:
         scores += arrays["item_vectors"] @ arrays["user_vectors"][user]
     if "history_vectors" in arrays:
         present = history[history != model.padding_item]
         if len(present):
             scores += arrays["history_targets"] @ arrays["history_vectors"][present].mean(axis=0)
+    return scores
+
+
+def retrieve(model: ServingModel, user: int | None, history: np.ndarray, count: int) -> np.ndarray:
+    """Indices of the ``count`` items with the best :func:`retrieval_scores`, best first."""
+    scores = retrieval_scores(model, user, history)
     count = min(count, len(scores))
     top = np.argpartition(-scores, count - 1)[:count]
     return top[np.argsort(-scores[top], kind="stable")]
@@ -81,3 +87,40 @@ def rank_with_model(
         (model.item_ids[items[i]], float(scores[i]), catalog.kinds[model.item_ids[items[i]]])
         for i in order
     ]
+
+
+def rank_by_session(
+    model: ServingModel,
+    db: Database,
+    settings: Settings,
+    *,
+    user_id: str,
+    now_ms: int,
+    excluded: set[str],
+    kind: str | None,
+    category: str | None,
+    limit: int,
+) -> list[tuple[str, float, str]]:
+    """For a user the model was not trained on: items that follow what they engaged with
+    (the history part of the retrieval scores); empty when they have no usable history."""
+    if "history_vectors" not in model.retrieval:
+        return []
+    history = user_history(db, model, user_id, now_ms)
+    if not (history[0] != model.padding_item).any():
+        return []
+    catalog = catalog_features(db, model, now_ms, settings.feature_cache_seconds)
+    scores = retrieval_scores(model, None, history[0])
+    order = np.argsort(-scores, kind="stable")
+    picked: list[tuple[str, float, str]] = []
+    for index in order[: limit * 4 + len(excluded)]:
+        item_id = model.item_ids[index]
+        if item_id in excluded or item_id not in catalog.kinds:
+            continue
+        if kind and catalog.kinds[item_id] != kind:
+            continue
+        if category and category not in catalog.categories.get(item_id, frozenset()):
+            continue
+        picked.append((item_id, float(scores[index]), catalog.kinds[item_id]))
+        if len(picked) >= limit:
+            break
+    return picked
