@@ -113,6 +113,14 @@ def cmd_benchmark_quality(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_benchmark_serving(args: argparse.Namespace) -> int:
+    from training.benchmarks.serving import run_serving_benchmark
+
+    sizes = [int(x) for x in args.items.split(",") if x.strip()]
+    run_serving_benchmark(sizes, args.events, args.users, args.cold_runs, args.requests, args.out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mediarec", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -187,6 +195,20 @@ def build_parser() -> argparse.ArgumentParser:
     quality.add_argument("--no-peers", action="store_true")
     quality.add_argument("--out", type=Path, default=Path("bench-results/quality.json"))
     quality.set_defaults(func=cmd_benchmark_quality)
+    serving = bench_sub.add_parser(
+        "serving",
+        help="recommend handler: cold start (ONNX vs PyTorch), warm p50/p95/p99 per "
+        "catalog size, peak RSS",
+    )
+    serving.add_argument(
+        "--items", default="1000,10000,100000", help="catalog sizes, comma-separated"
+    )
+    serving.add_argument("--events", type=int, default=1_000_000)
+    serving.add_argument("--users", type=int, default=10_000)
+    serving.add_argument("--cold-runs", type=int, default=5)
+    serving.add_argument("--requests", type=int, default=300, help="warm requests per size")
+    serving.add_argument("--out", type=Path, default=Path("bench-results/serving.json"))
+    serving.set_defaults(func=cmd_benchmark_serving)
     return parser
 
 

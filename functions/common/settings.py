@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     )
     models_uri: str = Field("models", description="A folder or s3://bucket/prefix for bundles.")
     log_level: str = "INFO"
+    tracing: bool = Field(
+        True, description="X-Ray tracing through Powertools (its SDK import costs a cold start)."
+    )
     busy_timeout_ms: int = Field(5000, ge=0, description="How long SQLite waits for a lock.")
     write_retries: int = Field(8, ge=0, description="Retries of a write that found SQLite busy.")
 

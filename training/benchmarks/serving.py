@@ -1,0 +1,178 @@
+"""`mediarec benchmark serving`: cold start (ONNX vs PyTorch), warm latency per catalog size,
+peak memory — the recommend handler in-process, on synthetic worlds with a synthesised bundle.
+
+For each catalog size a synthetic world is generated and written to a temporary SQLite file, a
+model with the production architecture and *untrained* (seeded random) weights is exported
+through the normal export path (parity check included) and activated. Latency does not depend
+on the weights, and training on a million events per size would take longer than the benchmark
+is worth. Every measurement runs in a fresh process (training/benchmarks/serving_worker.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from training.benchmarks.report import machine, table, write_json
+
+
+def _worker(args: list[str], db: Path, timeout: float = 600) -> tuple[dict[str, Any], float]:
+    env = {
+        **os.environ,
+        "MEDIAREC_DB_PATH": str(db),
+        "MEDIAREC_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "MEDIAREC_TRACING": "false",
+    }
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "training.benchmarks.serving_worker", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    wall = 1000 * (time.perf_counter() - started)
+    if done.returncode != 0:
+        raise RuntimeError(f"worker {args[0]} failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1]), wall
+
+
+def build_world(
+    folder: Path, items: int, events: int, users: int, seed: int
+) -> tuple[Path, Path, list[str]]:
+    """A world with an active synthesised bundle; returns (db, torch checkpoint, user ids)."""
+    import torch
+
+    from functions.common.clock import now_ms
+    from functions.common.db import Database
+    from functions.common.settings import Settings
+    from training import pipeline
+    from training.export import export_bundle
+    from training.publish import publish
+    from training.synthetic import WorldConfig, generate_world, write_world
+    from training.train import TrainConfig, build_model
+
+    db_path = folder / "serving.sqlite"
+    database = Database(db_path)
+    database.migrate()
+    write_world(
+        database, generate_world(WorldConfig(seed=seed, users=users, items=items, events=events))
+    )
+    prepared = pipeline.prepare(database, Settings(_env_file=None))
+    torch.manual_seed(seed)
+    model = build_model(prepared.data, TrainConfig(seed=seed)).eval()
+    bundle = export_bundle(
+        model,
+        prepared.data,
+        folder / "bundle",
+        model_version=f"bench-{items}",
+        metrics={},
+        train_config=TrainConfig(seed=seed).to_dict(),
+    )
+    publish(database, bundle, str(folder / "models"), activate=True, now_ms=now_ms())
+    checkpoint = folder / "model.pt"
+    torch.save(
+        {
+            "state_dict": model.state_dict(),
+            "model_config": model.config.to_dict(),
+            "item_kinds": model.item_kinds,
+            "item_categories": model.item_categories,
+        },
+        checkpoint,
+    )
+    database.close()
+    return db_path, checkpoint, prepared.split.data.user_ids
+
+
+def run_serving_benchmark(
+    items: list[int],
+    events: int,
+    users: int,
+    cold_runs: int,
+    requests: int,
+    out: Path,
+    seed: int = 7,
+) -> dict[str, Any]:
+    warm: dict[str, dict[str, float]] = {}
+    rss: dict[str, float] = {}
+    cold: dict[str, list[dict[str, Any]]] = {"onnx": [], "torch": []}
+    cold_walls: dict[str, list[float]] = {"onnx": [], "torch": []}
+    worlds: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="mediarec-serving-") as tmp:
+        for size in items:
+            folder = Path(tmp) / str(size)
+            folder.mkdir()
+            started = time.perf_counter()
+            db, checkpoint, user_ids = build_world(folder, size, events, users, seed)
+            worlds[str(size)] = round(time.perf_counter() - started, 1)
+            print(f"{size} items: world and bundle in {worlds[str(size)]} s", flush=True)
+            sample = user_ids[:: max(1, len(user_ids) // 200)]
+            result, _ = _worker(["warm", str(requests), *sample], db)
+            warm[str(size)] = {k: round(result[k], 2) for k in ("p50", "p95", "p99")}
+            rss[str(size)] = round(result["peak_rss_mb"], 1)
+            if size == max(items):  # cold starts on the largest catalog, interleaved
+                for run in range(cold_runs):
+                    for path in ("onnx", "torch"):
+                        args = [
+                            "cold",
+                            *(["--torch", str(checkpoint)] if path == "torch" else []),
+                            user_ids[run],
+                        ]
+                        result, wall = _worker(args, db)
+                        cold[path].append(result)
+                        cold_walls[path].append(wall)
+    cold_ms = {p: round(statistics.median(cold_walls[p]), 1) for p in cold_walls}
+    cold_ms["ratio"] = round(cold_ms["torch"] / cold_ms["onnx"], 2)
+    breakdown = {
+        p: {
+            k: round(statistics.median(r[k] for r in cold[p]), 1)
+            for k in ("import_ms", "first_request_ms", "in_process_ms")
+        }
+        for p in cold
+    }
+    print(
+        table(
+            ["path", "cold start ms (median)", "imports ms", "first request ms"],
+            [
+                [p, cold_ms[p], breakdown[p]["import_ms"], breakdown[p]["first_request_ms"]]
+                for p in ("onnx", "torch")
+            ],
+        )
+    )
+    print(
+        f"torch / onnx: {cold_ms['ratio']}x (median of {cold_runs} fresh processes each, "
+        f"{max(items)} items)"
+    )
+    print(
+        table(
+            ["items", "p50 ms", "p95 ms", "p99 ms", "peak RSS MB"],
+            [[s, warm[s]["p50"], warm[s]["p95"], warm[s]["p99"], rss[s]] for s in warm],
+        )
+    )
+    result_json = {
+        "cold_start_ms": cold_ms,
+        "warm_ms": warm,
+        "peak_rss_mb": max(rss.values()),
+        "peak_rss_mb_by_items": rss,
+        "cold_start_breakdown_ms": breakdown,
+        "config": {
+            "items": items,
+            "events": events,
+            "users": users,
+            "cold_runs": cold_runs,
+            "requests": requests,
+            "world_seconds": worlds,
+        },
+        "machine": machine(),
+    }
+    write_json(out, result_json)
+    return result_json

@@ -1,0 +1,129 @@
+"""One measurement of `mediarec benchmark serving`, run in a fresh process.
+
+    python -m training.benchmarks.serving_worker cold [--torch CHECKPOINT] USER
+    python -m training.benchmarks.serving_worker warm REQUESTS USERS...
+
+MEDIAREC_DB_PATH names a database with an active bundle. ``cold`` imports the recommend handler
+and answers one request (with ``--torch`` the same bundle is scored by the PyTorch model instead
+of ONNX Runtime); ``warm`` answers REQUESTS requests after a warm-up. Both print one JSON line.
+"""
+
+from __future__ import annotations
+
+import time
+
+STARTED = time.perf_counter()
+
+import json  # noqa: E402
+import random  # noqa: E402
+import resource  # noqa: E402
+import sys  # noqa: E402
+from typing import Any  # noqa: E402
+
+
+def _request(user: str) -> dict[str, Any]:
+    from training.lambda_local import http_event
+
+    return http_event("GET", f"/recommendations/{user}", query={"k": 10, "platform": "web"})
+
+
+def _use_torch(checkpoint: str) -> None:
+    """Serve the bundle's model with PyTorch: replace the ONNX session by the torch module."""
+    import numpy as np
+    import torch
+
+    from functions.common import model_runtime
+    from functions.common.bundle import verify_bundle
+    from functions.common.features import FeatureSpec
+    from training.model import MediaRecModel, ModelConfig
+
+    class TorchSession:
+        def __init__(self, model: MediaRecModel) -> None:
+            self.model = model
+
+        def run(self, _outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+            names = ("user_index", "item_index", "history", "user_features", "item_features")
+            with torch.no_grad():
+                return [self.model(*(torch.from_numpy(feeds[n]) for n in names)).numpy()]
+
+    def load(folder: Any, expected_checksum: str | None = None, threads: int = 2) -> Any:
+        manifest = verify_bundle(folder)
+        saved = torch.load(checkpoint, weights_only=True)
+        config = dict(saved["model_config"])
+        config["hidden"] = tuple(config["hidden"])
+        torch.set_num_threads(threads)
+        model = MediaRecModel(ModelConfig(**config), saved["item_kinds"], saved["item_categories"])
+        model.load_state_dict(saved["state_dict"])
+        model.eval()
+        served = model_runtime.ServingModel(
+            version=manifest.version,
+            manifest=manifest,
+            session=TorchSession(model),
+            spec=FeatureSpec.from_dict(manifest.data["features"]),
+            user_index={u: n for n, u in enumerate(manifest.user_ids)},
+            item_index={i: n for n, i in enumerate(manifest.item_ids)},
+            item_ids=manifest.item_ids,
+            history_length=model.config.history,
+        )
+        with np.load(folder / "retrieval.npz") as arrays:
+            served.retrieval = {k: arrays[k].astype(np.float32) for k in arrays.files}
+        return served
+
+    model_runtime.load_model = load
+
+
+def cold(argv: list[str]) -> dict[str, Any]:
+    if argv[0] == "--torch":
+        _use_torch(argv[1])
+        argv = argv[2:]
+    from functions.recommend.app import handler
+    from training.lambda_local import FakeLambdaContext
+
+    handler_ready = time.perf_counter()
+    response = handler(_request(argv[0]), FakeLambdaContext())
+    answered = time.perf_counter()
+    body = json.loads(response["body"])
+    return {
+        "status": response["statusCode"],
+        "model_version": body.get("model_version"),
+        "import_ms": 1000 * (handler_ready - imported),
+        "first_request_ms": 1000 * (answered - handler_ready),
+        "in_process_ms": 1000 * (answered - STARTED),
+    }
+
+
+def warm(argv: list[str]) -> dict[str, Any]:
+    from functions.recommend.app import handler
+    from training.lambda_local import FakeLambdaContext
+
+    requests, users = int(argv[0]), argv[1:]
+    context = FakeLambdaContext()
+    rng = random.Random(0)
+    for user in users[:3]:  # warm: bundle loaded, features cached
+        handler(_request(user), context)
+    latencies = []
+    for _ in range(requests):
+        event = _request(rng.choice(users))
+        started = time.perf_counter()
+        response = handler(event, context)
+        latencies.append(1000 * (time.perf_counter() - started))
+        if response["statusCode"] != 200:
+            raise RuntimeError(response["body"])
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))]
+
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "p50": pct(50),
+        "p95": pct(95),
+        "p99": pct(99),
+        "peak_rss_mb": rss_kb / 1024,
+        "requests": requests,
+    }
+
+
+if __name__ == "__main__":
+    mode, rest = sys.argv[1], sys.argv[2:]
+    print(json.dumps(cold(rest) if mode == "cold" else warm(rest)))
