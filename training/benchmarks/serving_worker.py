@@ -86,7 +86,7 @@ def cold(argv: list[str]) -> dict[str, Any]:
     return {
         "status": response["statusCode"],
         "model_version": body.get("model_version"),
-        "import_ms": 1000 * (handler_ready - imported),
+        "import_ms": 1000 * (handler_ready - STARTED),
         "first_request_ms": 1000 * (answered - handler_ready),
         "in_process_ms": 1000 * (answered - STARTED),
     }
