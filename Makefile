@@ -55,8 +55,12 @@ format: install
 	$(BIN)/ruff check --fix functions training tests scripts
 	$(BIN)/ruff format functions training tests scripts
 
+ML100K ?= ../shared/data/ml-100k
+
 bench: install
 	$(BIN)/mediarec benchmark ingest --out bench-results/ingest.json
+	$(BIN)/mediarec benchmark quality --dataset movielens-100k --path $(ML100K) --out bench-results/quality.json
+	$(BIN)/mediarec benchmark serving --out bench-results/serving.json
 
 clean:
 	rm -rf .aws-sam .build bench-results .pytest_cache .mypy_cache .ruff_cache

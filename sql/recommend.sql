@@ -21,14 +21,15 @@ WHERE i.item_id IN (SELECT DISTINCT e.item_id FROM events e
   AND i.hidden = 0;
 
 -- name: fresh_items
--- Newest visible items, optionally of one kind and/or category.
+-- Newest visible items by published_ms (items without one last), optionally of one kind and/or
+-- category; walks the items_published_item index.
 SELECT i.item_id, i.kind, i.published_ms
 FROM items i
 WHERE i.hidden = 0
   AND (:kind IS NULL OR i.kind = :kind)
   AND (:category IS NULL OR EXISTS (SELECT 1 FROM item_categories c
                                     WHERE c.item_id = i.item_id AND c.category = :category))
-ORDER BY COALESCE(i.published_ms, i.created_ms) DESC, i.item_id
+ORDER BY i.published_ms DESC, i.item_id DESC
 LIMIT :limit;
 
 -- name: user_seen_items

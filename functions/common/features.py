@@ -111,13 +111,13 @@ def default_item_row(spec: FeatureSpec) -> list[float]:
 def raw_user_rows(
     conn: sqlite3.Connection, spec: FeatureSpec, as_of_ms: int, user_id: str | None = None
 ) -> dict[str, list[float]]:
-    """``{user_id: [USER_COLUMNS...]}`` from sql/features/user_features.sql."""
-    rows = fetch_all(
-        conn,
-        "features/user_features",
-        "user_features",
-        {**spec.params(as_of_ms), "user_id": user_id},
-    )
+    """``{user_id: [USER_COLUMNS...]}`` from sql/features/user_features.sql: every user, or
+    only ``user_id`` (an indexed query: what serving runs per request)."""
+    if user_id is None:
+        rows = fetch_all(conn, "features/user_features", "user_features", spec.params(as_of_ms))
+    else:
+        params = {**spec.params(as_of_ms), "user_id": user_id}
+        rows = fetch_all(conn, "features/user_features", "one_user_features", params)
     return {r["user_id"]: [float(r[c]) for c in USER_COLUMNS] for r in rows}
 
 
