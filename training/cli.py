@@ -95,6 +95,17 @@ def cmd_benchmark_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _column_map(args: argparse.Namespace) -> dict[str, str] | None:
+    names = {
+        "user_id": args.user_col,
+        "item_id": args.item_col,
+        "timestamp": args.timestamp_col,
+        "rating": args.rating_col,
+    }
+    mapped = {key: value for key, value in names.items() if value}
+    return mapped or None
+
+
 def cmd_benchmark_quality(args: argparse.Namespace) -> int:
     from training.benchmarks.quality import run_quality_benchmark
 
@@ -106,8 +117,9 @@ def cmd_benchmark_quality(args: argparse.Namespace) -> int:
             seed=args.seed,
             ablations=not args.no_ablations,
             peers=not args.no_peers,
+            columns=_column_map(args),
         )
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
@@ -191,6 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     quality.add_argument("--path", type=Path, help="ml-100k folder, or the CSV file")
     quality.add_argument("--seed", type=int, default=42)
+    for column in ("user", "item", "timestamp", "rating"):
+        quality.add_argument(
+            f"--{column}-col",
+            metavar="NAME",
+            help=f"CSV column holding {column}{'_id' if column in ('user', 'item') else ''}",
+        )
     quality.add_argument("--no-ablations", action="store_true")
     quality.add_argument("--no-peers", action="store_true")
     quality.add_argument("--out", type=Path, default=Path("bench-results/quality.json"))

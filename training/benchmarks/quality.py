@@ -24,7 +24,9 @@ PROTOCOL = (
 )
 
 
-def load_dataset(database: Any, dataset: str, path: Path | None, seed: int) -> str:
+def load_dataset(
+    database: Any, dataset: str, path: Path | None, seed: int, columns: dict[str, str] | None = None
+) -> str:
     """Fill ``database`` with the dataset; returns a description."""
     from training import importers
 
@@ -38,7 +40,7 @@ def load_dataset(database: Any, dataset: str, path: Path | None, seed: int) -> s
     if dataset == "csv":
         if path is None or not path.is_file():
             raise FileNotFoundError(f"no CSV file at {path}")
-        return importers.import_csv(database, path).summary()
+        return importers.import_csv(database, path, columns=columns).summary()
     if dataset == "synthetic":
         from training.synthetic import WorldConfig, generate_world, write_world
 
@@ -58,6 +60,7 @@ def run_quality_benchmark(
     ablations: bool = True,
     peers: bool = True,
     progress: bool = True,
+    columns: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     from functions.common.db import Database
     from functions.common.settings import Settings
@@ -71,7 +74,7 @@ def run_quality_benchmark(
         database = Database(Path(tmp) / "quality.sqlite")
         database.migrate()
         started = time.perf_counter()
-        loaded = load_dataset(database, dataset, path, seed)
+        loaded = load_dataset(database, dataset, path, seed, columns)
         import_seconds = time.perf_counter() - started
         print(loaded)
         prepared = pipeline.prepare(database, settings)
