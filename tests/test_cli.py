@@ -46,3 +46,45 @@ def test_quality_benchmark_reports_a_missing_dataset(tmp_path, capsys):
 def test_publish_refuses_a_folder_that_is_not_a_bundle(tmp_path, capsys):
     assert main(["publish", str(tmp_path)]) == 2
     assert "not a model bundle" in capsys.readouterr().err
+
+
+def test_train_publish_runs_models_evaluate_export(tmp_path, capsys, monkeypatch):
+    """The offline commands end to end on a tiny world, as `make demo` uses them."""
+    from pathlib import Path
+
+    from tests.conftest import FIXED_NOW_MS
+
+    monkeypatch.chdir(tmp_path)
+    db = ["--db", str(tmp_path / "cli.sqlite")]
+    assert (
+        main(
+            [
+                "seed",
+                *db,
+                "--users",
+                "60",
+                "--items",
+                "150",
+                "--events",
+                "4000",
+                "--end-ms",
+                str(FIXED_NOW_MS),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert main(["train", *db, "--epochs", "2", "--dim", "8", "--publish", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "published and activated" in out
+    runs = sorted(Path("runs").iterdir())
+    assert len(runs) == 1 and (runs[0] / "bundle" / "model.onnx").is_file()
+    assert (runs[0] / "history.png").is_file() and (runs[0] / "run.json").is_file()
+    assert main(["train", *db, "--skip-if-active", "--quiet"]) == 0
+    assert "not training" in capsys.readouterr().out
+    assert main(["runs", *db]) == 0 and runs[0].name in capsys.readouterr().out
+    assert main(["models", *db]) == 0 and "yes" in capsys.readouterr().out
+    assert main(["evaluate", *db, "--run", str(runs[0]), "--out", "eval.json", "--quiet"]) == 0
+    assert "mediarec" in capsys.readouterr().out and Path("eval.json").is_file()
+    assert main(["export", *db, "--run", str(runs[0]), "--out", "again"]) == 0
+    assert "parity" in capsys.readouterr().out and Path("again/manifest.json").is_file()

@@ -164,12 +164,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from training.train import make_scorer
 
     model, data, info = _load_run(args.run)
-    prepared = pipeline.Prepared(
-        data,
-        data.split.sample_negatives("valid", pipeline.SAMPLED_NEGATIVES, pipeline.VALID_SEED),
-        data.split.sample_negatives("test", pipeline.SAMPLED_NEGATIVES, pipeline.TEST_SEED),
-        0.0,
-    )
+    prepared = pipeline.with_negatives(data)
     reports: dict[str, dict[str, Any]] = {
         "mediarec": pipeline.json_ready(
             pipeline.evaluate_scorer(prepared, make_scorer(model, data), args.cold_max_train)

@@ -77,6 +77,13 @@ def prepare(
     data = build_training_data(
         database, split, settings, F.FeatureSpec(interaction_types=tuple(types))
     )
+    return with_negatives(data, time.perf_counter() - started)
+
+
+def with_negatives(data: TrainingData, seconds: float = 0.0) -> Prepared:
+    """The seeded sampled negatives of validation and test: 99 per pair, or as many as the
+    user with the most interactions leaves unseen in a small catalog."""
+    split = data.split
     negatives = min(SAMPLED_NEGATIVES, split.n_items - max(len(s) for s in split.seen))
     if negatives < 1:
         raise ValueError("some user has interacted with every item: no negatives to sample")
@@ -84,7 +91,7 @@ def prepare(
         data,
         split.sample_negatives("valid", negatives, VALID_SEED),
         split.sample_negatives("test", negatives, TEST_SEED),
-        time.perf_counter() - started,
+        seconds,
     )
 
 
