@@ -19,19 +19,17 @@ recent-items part.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import torch
 from torch import nn
 
 
-@dataclass
-class ModelConfig:
-    n_users: int
-    n_items: int
-    n_user_features: int
-    n_item_features: int
-    n_categories: int
+@dataclass(kw_only=True)
+class Architecture:
+    """The model's shape and which parts it has: chosen at training, fixed in the bundle."""
+
     dot_dim: int = 32
     mlp_dim: int = 32
     hidden: tuple[int, ...] = (128, 64)
@@ -41,10 +39,25 @@ class ModelConfig:
     use_embeddings: bool = True
     use_history: bool = True
 
-    def to_dict(self) -> dict[str, object]:
+    def architecture(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(Architecture)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as JSON-ready values (what checkpoints and manifests store)."""
         data = asdict(self)
         data["hidden"] = list(self.hidden)
         return data
+
+
+@dataclass(kw_only=True)
+class ModelConfig(Architecture):
+    """An architecture sized for one dataset."""
+
+    n_users: int
+    n_items: int
+    n_user_features: int
+    n_item_features: int
+    n_categories: int
 
     @property
     def padding_item(self) -> int:

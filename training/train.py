@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -16,13 +16,15 @@ from torch import nn
 from tqdm import tqdm
 
 from training.data import TrainingData, causal_history, last_items
-from training.model import MediaRecModel, ModelConfig
+from training.model import Architecture, MediaRecModel, ModelConfig
 
 Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Architecture):
+    """How to train, and the architecture to train (see training.model.Architecture)."""
+
     seed: int = 42
     epochs: int = 30
     batch_size: int = 1024
@@ -32,19 +34,6 @@ class TrainConfig:
     negative_sampling: Literal["uniform", "popularity"] = "uniform"
     patience: int = 3
     threads: int = 2
-    dot_dim: int = 32
-    mlp_dim: int = 32
-    hidden: tuple[int, ...] = (128, 64)
-    dropout: float = 0.1
-    history: int = 20
-    use_features: bool = True
-    use_embeddings: bool = True
-    use_history: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["hidden"] = list(self.hidden)
-        return data
 
 
 @dataclass
@@ -63,14 +52,7 @@ def build_model(data: TrainingData, config: TrainConfig) -> MediaRecModel:
         n_user_features=data.user_features.shape[1],
         n_item_features=data.item_features.shape[1],
         n_categories=data.item_categories.shape[1],
-        dot_dim=config.dot_dim,
-        mlp_dim=config.mlp_dim,
-        hidden=tuple(config.hidden),
-        dropout=config.dropout,
-        history=config.history,
-        use_features=config.use_features,
-        use_embeddings=config.use_embeddings,
-        use_history=config.use_history,
+        **config.architecture(),
     )
     return MediaRecModel(
         model_config, torch.from_numpy(data.item_kinds), torch.from_numpy(data.item_categories)
