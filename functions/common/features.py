@@ -9,7 +9,6 @@ served score is computed from exactly what the model was trained on.
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -209,7 +208,3 @@ def item_kinds_and_categories(
             if name in column:
                 multi_hot[n, column[name]] = 1.0
     return kinds, multi_hot
-
-
-def finite(values: Sequence[float]) -> bool:
-    return all(math.isfinite(v) for v in values)
