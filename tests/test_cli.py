@@ -88,3 +88,24 @@ def test_train_publish_runs_models_evaluate_export(tmp_path, capsys, monkeypatch
     assert "mediarec" in capsys.readouterr().out and Path("eval.json").is_file()
     assert main(["export", *db, "--run", str(runs[0]), "--out", "again"]) == 0
     assert "parity" in capsys.readouterr().out and Path("again/manifest.json").is_file()
+
+
+def test_quality_benchmark_takes_the_importers_column_flags():
+    from training.cli import build_parser
+    from training.importers import column_map
+
+    args = build_parser().parse_args(
+        [
+            "benchmark",
+            "quality",
+            "--dataset",
+            "csv",
+            "--path",
+            "x",
+            "--user-col",
+            "userId",
+            "--item-col",
+            "movieId",
+        ]
+    )
+    assert column_map(args) == {"user_id": "userId", "item_id": "movieId"}

@@ -95,19 +95,9 @@ def cmd_benchmark_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _column_map(args: argparse.Namespace) -> dict[str, str] | None:
-    names = {
-        "user_id": args.user_col,
-        "item_id": args.item_col,
-        "timestamp": args.timestamp_col,
-        "rating": args.rating_col,
-    }
-    mapped = {key: value for key, value in names.items() if value}
-    return mapped or None
-
-
 def cmd_benchmark_quality(args: argparse.Namespace) -> int:
     from training.benchmarks.quality import run_quality_benchmark
+    from training.importers import column_map
 
     try:
         run_quality_benchmark(
@@ -117,7 +107,7 @@ def cmd_benchmark_quality(args: argparse.Namespace) -> int:
             seed=args.seed,
             ablations=not args.no_ablations,
             peers=not args.no_peers,
-            columns=_column_map(args),
+            columns=column_map(args) or None,
         )
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -203,12 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     quality.add_argument("--path", type=Path, help="ml-100k folder, or the CSV file")
     quality.add_argument("--seed", type=int, default=42)
-    for column in ("user", "item", "timestamp", "rating"):
-        quality.add_argument(
-            f"--{column}-col",
-            metavar="NAME",
-            help=f"CSV column holding {column}{'_id' if column in ('user', 'item') else ''}",
-        )
+    importers.add_column_flags(quality)
     quality.add_argument("--no-ablations", action="store_true")
     quality.add_argument("--no-peers", action="store_true")
     quality.add_argument("--out", type=Path, default=Path("bench-results/quality.json"))

@@ -885,6 +885,23 @@ _CSV_COLUMN_FLAGS = {
 }
 
 
+def add_column_flags(parser: argparse.ArgumentParser) -> None:
+    """``--user-col NAME`` and the like: map a CSV's own header names to ours."""
+    for role, flag in _CSV_COLUMN_FLAGS.items():
+        parser.add_argument(
+            flag, dest=f"{role}_col", metavar="NAME", help=f"column holding {role} (default {role})"
+        )
+
+
+def column_map(args: argparse.Namespace) -> dict[str, str]:
+    """The mapping given with :func:`add_column_flags` (roles left unset are not in it)."""
+    return {
+        role: getattr(args, f"{role}_col")
+        for role in _CSV_COLUMN_FLAGS
+        if getattr(args, f"{role}_col", None)
+    }
+
+
 def _threshold(text: str) -> float | None:
     if text.strip().lower() in ("none", "off", ""):
         return None
@@ -933,11 +950,7 @@ def cmd_import_movielens(args: argparse.Namespace) -> int:
 
 
 def cmd_import_csv(args: argparse.Namespace) -> int:
-    columns = {
-        role: getattr(args, f"{role}_col")
-        for role in _CSV_COLUMN_FLAGS
-        if getattr(args, f"{role}_col")
-    }
+    columns = column_map(args)
     return _run_import(
         lambda database: import_csv(
             database,
@@ -992,10 +1005,7 @@ def register(
         "item_kind. Items not in the catalog get a catalog row.",
     )
     log.add_argument("file", type=Path, metavar="FILE")
-    for role, flag in _CSV_COLUMN_FLAGS.items():
-        log.add_argument(
-            flag, dest=f"{role}_col", metavar="NAME", help=f"column holding {role} (default {role})"
-        )
+    add_column_flags(log)
     log.add_argument(
         "--event-type",
         default="view",
