@@ -41,7 +41,7 @@ def served_world(tmp_path_factory) -> Served:
     database.migrate()
     config = WorldConfig(seed=11, users=120, items=300, events=10_000, end_ms=FIXED_NOW_MS)
     write_world(database, generate_world(config))
-    prepared = pipeline.prepare(database, Settings(_env_file=None))
+    prepared = pipeline.prepare(database, Settings.from_env(env_file=None))
     result = pipeline.train(prepared, FAST, progress=False)
     bundle = export_bundle(
         result.model,

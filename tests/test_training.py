@@ -40,7 +40,7 @@ def world_db(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def prepared(world_db) -> pipeline.Prepared:
-    return pipeline.prepare(Database(world_db), Settings(_env_file=None))
+    return pipeline.prepare(Database(world_db), Settings.from_env(env_file=None))
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from functions.common.api import create_app
 def build_app() -> FastAPI:
     from functions.ingest.app import router as ingest
     from functions.metrics.app import router as metrics
-    from functions.recommend.app import router as recommend
+    from functions.recommend.routes import router as recommend
 
     return create_app(
         "mediarec",

@@ -1,77 +1,36 @@
 """The one door every request goes through: app factory, JSON body reading, error shaping.
 
-Every 4xx/5xx answer has the body ``{"error": code, "message": text, "errors": [{field, reason}]}``
-(see :class:`functions.common.models.ErrorBody`). Route code raises :class:`ApiError` or lets
-pydantic / FastAPI validation fail; the handlers here turn both into that shape.
+Route code raises :class:`ApiError` or lets pydantic / FastAPI validation fail; the handlers here
+turn both into mediarec's error shape, with the FastAPI-free helpers of
+:mod:`functions.common.errors`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from functions.common.db import DatabaseBusyError
+from functions.common.errors import (
+    ApiError,
+    ErrorAnswer,
+    error_answer,
+    error_content,
+    invalid_request,
+)
 from functions.common.settings import get_settings
 
-logger = logging.getLogger(__name__)
 
-
-class ApiError(Exception):
-    """An error answer with a status, a stable code and per-field reasons."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        errors: Sequence[dict[str, str]] = (),
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.errors = list(errors)
-
-
-def error_response(status: int, code: str, message: str, errors: Iterable[dict[str, str]] = ()):
-    return JSONResponse(
-        status_code=status,
-        content={"error": code, "message": message, "errors": list(errors)},
-    )
-
-
-def field_path(loc: Sequence[int | str], prefix: str = "") -> str:
-    """``("body", "events", 3, "ts")`` -> ``events[3].ts``."""
-    path = prefix
-    for part in loc:
-        if part in ("body", "query", "path", "header") and not path:
-            continue
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path = f"{path}.{part}" if path else str(part)
-    return path or "body"
-
-
-def validation_errors(error: ValidationError, prefix: str = "") -> list[dict[str, str]]:
-    """pydantic errors as ``[{field, reason}]`` (input values are not echoed back)."""
-    found = []
-    for item in error.errors(include_url=False, include_input=False):
-        reason = item["msg"]
-        if item["type"] == "extra_forbidden":
-            reason = "unknown field"
-        elif reason.startswith("Value error, "):
-            reason = reason.removeprefix("Value error, ")
-        found.append({"field": field_path(item["loc"], prefix), "reason": reason})
-    return found
+def error_response(answer: ErrorAnswer) -> JSONResponse:
+    response = JSONResponse(status_code=answer.status, content=answer.content)
+    response.headers.update(answer.headers)
+    return response
 
 
 async def read_json_body(request: Request) -> Any:
@@ -115,34 +74,22 @@ JsonBody = Annotated[Any, Depends(read_json_body)]
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(_: Request, error: ApiError) -> JSONResponse:
-        return error_response(error.status, error.code, error.message, error.errors)
+    async def _answer(_: Request, error: Exception) -> JSONResponse:
+        return error_response(error_answer(error))
+
+    for kind in (ApiError, DatabaseBusyError, Exception):
+        app.add_exception_handler(kind, _answer)
 
     @app.exception_handler(RequestValidationError)
     async def _request_validation(_: Request, error: RequestValidationError) -> JSONResponse:
-        errors = []
-        for item in error.errors():
-            reason = "unknown field" if item["type"] == "extra_forbidden" else item["msg"]
-            errors.append({"field": field_path(item["loc"]), "reason": reason})
-        return error_response(422, "validation_error", "the request is invalid", errors)
+        return error_response(error_answer(invalid_request(error.errors())))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        return error_response(error.status_code, code, str(error.detail))
-
-    @app.exception_handler(DatabaseBusyError)
-    async def _busy(_: Request, error: DatabaseBusyError) -> JSONResponse:
-        logger.warning("database busy: %s", error)
-        response = error_response(503, "busy", "the database is busy; retry the request")
-        response.headers["Retry-After"] = "1"
-        return response
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, error: Exception) -> JSONResponse:
-        logger.exception("unhandled error")
-        return error_response(500, "internal_error", "an unexpected error occurred")
+        return error_response(
+            ErrorAnswer(error.status_code, error_content(code, str(error.detail)))
+        )
 
 
 def create_app(title: str, routers: Sequence[APIRouter], description: str = "") -> FastAPI:

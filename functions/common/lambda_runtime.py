@@ -1,19 +1,30 @@
-"""Lambda entry points: Powertools logging and tracing around Mangum, one per function."""
+"""Lambda entry points: Powertools logging and tracing around Mangum, one per function.
+
+FastAPI and Mangum are not imported here at module level: the recommend function answers its hot
+route without them (functions/recommend/fast_path.py), and importing them costs about half a
+second of a cold start, so a handler can name its app by import path and build the adapter when
+it first needs it.
+"""
 
 from __future__ import annotations
 
+import functools
+import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from fastapi import FastAPI
-from mangum import Mangum
 
 from functions.common.settings import get_settings
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 ScheduledHandler = Callable[[dict[str, Any]], dict[str, Any]]
+FastPath = Callable[[dict[str, Any], Any], "dict[str, Any] | None"]
+"""Answers the events it fully understands and returns ``None`` for the others."""
 
 
 def is_scheduled_event(event: dict[str, Any]) -> bool:
@@ -22,21 +33,40 @@ def is_scheduled_event(event: dict[str, Any]) -> bool:
 
 
 def make_handler(
-    app: FastAPI, service: str, on_scheduled: ScheduledHandler | None = None
+    app: FastAPI | str,
+    service: str,
+    on_scheduled: ScheduledHandler | None = None,
+    fast_path: FastPath | None = None,
 ) -> LambdaHandler:
-    """The Lambda handler for ``app``: structured logs with the request context, X-Ray tracing
-    when ``MEDIAREC_TRACING`` is on (Powertools disables it outside Lambda), scheduled events
-    to ``on_scheduled``, the rest to Mangum."""
+    """The Lambda handler for ``app``, a FastAPI app or its import path (``"package.module:name"``,
+    imported when first needed): structured logs with the request context, X-Ray tracing when
+    ``MEDIAREC_TRACING`` is on (Powertools disables it outside Lambda), scheduled events to
+    ``on_scheduled``, the events ``fast_path`` answers to it, the rest to Mangum.
+
+    Without a fast path every request needs the app, so its Mangum adapter is built now, in
+    Lambda's init phase; with one, on the first event the fast path hands over."""
     settings = get_settings()
     logger = Logger(service=service, level=settings.log_level.upper())
     copy_config_to_registered_loggers(source_logger=logger, include={"functions"})
-    asgi = Mangum(app, lifespan="off")
+
+    @functools.cache
+    def asgi() -> LambdaHandler:
+        from mangum import Mangum
+
+        adapter: LambdaHandler = Mangum(_imported(app), lifespan="off")
+        return adapter
+
+    if fast_path is None:
+        asgi()
 
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if on_scheduled is not None and is_scheduled_event(event):
             return on_scheduled(event)
-        response: dict[str, Any] = asgi(event, context)
-        return response
+        if fast_path is not None:
+            answered = fast_path(event, context)
+            if answered is not None:
+                return answered
+        return asgi()(event, context)
 
     if settings.tracing:  # imported only when used: the X-Ray SDK adds ~0.3 s to a cold start
         from aws_lambda_powertools import Tracer
@@ -44,3 +74,11 @@ def make_handler(
         handle = Tracer(service=service).capture_lambda_handler(handle)
     handler: LambdaHandler = logger.inject_lambda_context(clear_state=True)(handle)
     return handler
+
+
+def _imported(app: FastAPI | str) -> FastAPI:
+    if not isinstance(app, str):
+        return app
+    module, _, name = app.partition(":")
+    imported: FastAPI = getattr(importlib.import_module(module), name)
+    return imported

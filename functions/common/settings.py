@@ -1,26 +1,40 @@
-"""One settings class, read once per container from MEDIAREC_* variables (and a local .env)."""
+"""One settings class, read once per container from MEDIAREC_* variables (and a local .env).
+
+The loader is a few lines of our own rather than pydantic-settings: that package costs about
+0.12 s of every cold start on top of pydantic (asyncio, python-dotenv, importlib.metadata, cloud
+secret providers), and mediarec needs only its simplest rules, which are kept here: names are
+``MEDIAREC_`` + the field, case-insensitive; the environment wins over ``.env``; unknown
+``MEDIAREC_*`` names are ignored; lists are comma-separated.
+"""
 
 from __future__ import annotations
 
 import functools
+import os
+import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-CommaList = Annotated[tuple[str, ...], NoDecode]
+ENV_PREFIX = "MEDIAREC_"
+ENV_FILE = ".env"
 
 
-class Settings(BaseSettings):
+class SettingsError(ValueError):
+    """Invalid MEDIAREC_* values, each named with its variable."""
+
+
+class Settings(BaseModel):
     """Everything a function or the CLI can be configured with.
 
-    Lists are comma-separated in the environment (``MEDIAREC_POSITIVE_EVENT_TYPES=click,like``).
+    ``Settings(field=value, ...)`` reads no environment; :meth:`from_env` (and
+    :func:`get_settings`) reads MEDIAREC_* variables. Lists are comma-separated in the environment
+    (``MEDIAREC_POSITIVE_EVENT_TYPES=click,like``) and may be given as text or tuples directly.
     """
 
-    model_config = SettingsConfigDict(
-        env_prefix="MEDIAREC_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
+    model_config = ConfigDict(extra="ignore", validate_default=True)
 
     db_path: Path = Field(Path("data/mediarec.sqlite"), description="The SQLite file.")
     journal_mode: Literal["wal", "delete", "truncate"] = Field(
@@ -34,10 +48,10 @@ class Settings(BaseSettings):
     busy_timeout_ms: int = Field(5000, ge=0, description="How long SQLite waits for a lock.")
     write_retries: int = Field(8, ge=0, description="Retries of a write that found SQLite busy.")
 
-    event_types: CommaList = ("view", "click", "like", "share", "skip")
-    positive_event_types: CommaList = ("view", "click", "like", "share")
-    click_event_types: CommaList = ("click",)
-    platforms: CommaList = ("web", "ios", "android")
+    event_types: tuple[str, ...] = ("view", "click", "like", "share", "skip")
+    positive_event_types: tuple[str, ...] = ("view", "click", "like", "share")
+    click_event_types: tuple[str, ...] = ("click",)
+    platforms: tuple[str, ...] = ("web", "ios", "android")
     max_batch_size: int = Field(500, ge=1)
     max_body_bytes: int = Field(1_048_576, ge=1024)
     event_max_age_days: float = Field(
@@ -100,8 +114,72 @@ class Settings(BaseSettings):
             raise ValueError("at least one event type is required")
         return value
 
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, env_file: str | Path | None = ENV_FILE
+    ) -> Settings:
+        """Settings from the MEDIAREC_* names of ``environ`` (default ``os.environ``) over those
+        of ``env_file`` when that file exists (``None``: no file). Raises :class:`SettingsError`
+        naming every variable whose value is invalid."""
+        values: dict[str, str] = {}
+        if env_file is not None and Path(env_file).is_file():
+            values.update(cls._own_values(read_env_file(Path(env_file)).items()))
+        values.update(cls._own_values((os.environ if environ is None else environ).items()))
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            problems = [
+                f"{ENV_PREFIX}{str(item['loc'][0]).upper()}: "
+                + item["msg"].removeprefix("Value error, ")
+                for item in error.errors(include_url=False, include_input=False)
+            ]
+            raise SettingsError("invalid settings: " + "; ".join(problems)) from None
+
+    @classmethod
+    def _own_values(cls, variables: Iterable[tuple[str, str]]) -> dict[str, str]:
+        """``{field: value}`` for the variables named ``MEDIAREC_<field>`` in any letter case."""
+        found = {}
+        for name, value in variables:
+            lowered = name.lower()
+            if lowered.startswith(ENV_PREFIX.lower()):
+                field = lowered[len(ENV_PREFIX) :]
+                if field in cls.model_fields:
+                    found[field] = value
+        return found
+
+
+_ENV_LINE = re.compile(
+    r"""\s*(?:export\s+)?(?P<name>[A-Za-z_][A-Za-z0-9_.]*)\s*=\s*
+    (?:'(?P<single>[^']*)'|"(?P<double>(?:\\.|[^"\\])*)"|(?P<bare>.*?))
+    (?:\s+\#.*)?\s*""",
+    re.VERBOSE,
+)
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The ``NAME=value`` lines of a dotenv file, as python-dotenv reads the common cases: blank
+    lines and ``#`` comments skipped, an optional ``export``, values bare (a `` #`` starts a
+    comment), in single quotes (literal) or double quotes (``\\n``, ``\\t``, ``\\"``, ``\\\\``
+    escapes). Lines of any other shape are skipped, as python-dotenv skips them."""
+    variables = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _ENV_LINE.fullmatch(line)
+        if match is None:
+            continue
+        if match["single"] is not None:
+            value = match["single"]
+        elif match["double"] is not None:
+            value = re.sub(r"\\(.)", lambda m: _ESCAPES.get(m[1], m[1]), match["double"])
+        else:
+            value = match["bare"]
+        variables[match["name"]] = value
+    return variables
+
 
 @functools.cache
 def get_settings() -> Settings:
-    """The container's settings, read on first use."""
-    return Settings()
+    """The container's settings, read on first use from the environment and ``./.env``."""
+    return Settings.from_env()

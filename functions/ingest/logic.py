@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from functions.common.api import ApiError, validation_errors
 from functions.common.db import Database, execute
+from functions.common.errors import ApiError, validation_errors
 from functions.common.models import (
     BatchResult,
     DeletedUser,

@@ -68,7 +68,7 @@ def run_quality_benchmark(
     from training import pipeline
     from training.train import TrainConfig
 
-    settings = Settings(_env_file=None)
+    settings = Settings.from_env(env_file=None)
     reports: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="mediarec-quality-") as tmp:
         database = Database(Path(tmp) / "quality.sqlite")

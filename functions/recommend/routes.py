@@ -1,0 +1,61 @@
+"""Recommend function's FastAPI app: GET /recommendations/{user_id}, GET /health, the docs.
+
+The Lambda handler (app.py) answers plain GET /recommendations/{user_id} requests without this
+module and imports it for everything else; ``mediarec serve`` mounts ``router``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from functions.common import clock
+from functions.common.api import create_app, error_responses
+from functions.common.model_runtime import serving_models
+from functions.common.models import RecommendationResponse
+from functions.common.resources import DatabaseDep, SettingsDep
+from functions.recommend.logic import BASELINE_VERSION, recommend
+from functions.recommend.query import RecommendationQuery, UserId, check_platform
+
+router = APIRouter(tags=["recommend"])
+
+
+@router.get(
+    "/recommendations/{user_id}",
+    response_model=RecommendationResponse,
+    responses=error_responses(422, 503),
+    summary="Top-K feed for a user",
+)
+async def get_recommendations(
+    user_id: Annotated[UserId, Path()],
+    query: Annotated[RecommendationQuery, Query()],
+    db: DatabaseDep,
+    settings: SettingsDep,
+) -> RecommendationResponse:
+    check_platform(query.platform, settings)
+    return recommend(query.feed_request(user_id), db, settings, clock.now_ms())
+
+
+@router.get("/health", summary="Liveness, database and model state")
+async def health(db: DatabaseDep, settings: SettingsDep) -> dict[str, object]:
+    registry = serving_models(db, settings)
+    active = registry.active
+    body: dict[str, object] = {
+        "status": "ok",
+        "schema_version": db.schema_version(),
+        "model_version": active.model.version if active.model else BASELINE_VERSION,
+        "model_state": active.status,
+        "model_error": active.error,
+    }
+    if settings.ab_model_version:
+        body["ab"] = {
+            "version": settings.ab_model_version,
+            "share": settings.ab_share,
+            "state": registry.ab.status,
+            "error": registry.ab.error,
+        }
+    return body
+
+
+app = create_app("mediarec recommend", [router])
