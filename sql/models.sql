@@ -19,6 +19,9 @@ SELECT version, uri, checksum, manifest, activated_ms FROM models WHERE active =
 -- name: model_by_version
 SELECT version, uri, checksum, manifest, activated_ms, active FROM models WHERE version = :version;
 
+-- name: registered_manifests
+SELECT version, manifest FROM models ORDER BY created_ms;
+
 -- name: list_models
 SELECT version, uri, checksum, created_ms, activated_ms, active FROM models
 ORDER BY created_ms DESC;

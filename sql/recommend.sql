@@ -12,23 +12,18 @@ WHERE e.ts_ms >= :since_ms
   AND i.hidden = 0
 GROUP BY e.item_id, e.platform, e.ts_ms / :bucket_ms;
 
--- name: item_facets
--- Kind and categories of the items that popularity ranks.
-SELECT i.item_id, i.kind, i.categories
-FROM items i
-WHERE i.item_id IN (SELECT DISTINCT e.item_id FROM events e
-                    WHERE e.ts_ms >= :since_ms AND e.ts_ms <= :now_ms)
-  AND i.hidden = 0;
-
 -- name: fresh_items
 -- Newest visible items by published_ms (items without one last), optionally of one kind and/or
--- category; walks the items_published_item index.
+-- category, leaving out what :exclude_user has events on (NULL: nobody); walks the
+-- items_published_item index.
 SELECT i.item_id, i.kind, i.published_ms
 FROM items i
 WHERE i.hidden = 0
   AND (:kind IS NULL OR i.kind = :kind)
   AND (:category IS NULL OR EXISTS (SELECT 1 FROM item_categories c
                                     WHERE c.item_id = i.item_id AND c.category = :category))
+  AND (:exclude_user IS NULL OR i.item_id NOT IN (SELECT e.item_id FROM events e
+                                                  WHERE e.user_id = :exclude_user))
 ORDER BY i.published_ms DESC, i.item_id DESC
 LIMIT :limit;
 

@@ -39,3 +39,13 @@ DELETE FROM users;
 
 -- name: reset_metrics
 DELETE FROM metrics;
+
+-- name: reset_snapshots
+-- Snapshots describe the data just deleted; the next request or refresh rebuilds them.
+DELETE FROM snapshots;
+
+-- name: reset_popularity_snapshot
+DELETE FROM popularity_snapshot;
+
+-- name: reset_item_features_snapshot
+DELETE FROM item_features_snapshot;

@@ -21,7 +21,6 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MEDIAREC_DB_PATH", str(tmp_path / "mediarec.sqlite"))
     monkeypatch.setenv("MEDIAREC_MODELS_URI", str(tmp_path / "models"))
-    monkeypatch.setenv("MEDIAREC_POPULARITY_CACHE_SECONDS", "0")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "mediarec-test")
     monkeypatch.chdir(tmp_path)  # no developer .env leaks in
     monkeypatch.setattr(clock, "now_ms", lambda: FIXED_NOW_MS)

@@ -30,7 +30,7 @@ EXPECTED = {
     "metrics_get": (200, {"pac", "ctr", "coverage", "breakdown"}),
     "metrics_get_platform": (200, {"pac", "ctr", "coverage", "breakdown"}),
 }
-SCHEDULED = {"metrics_scheduled"}
+SCHEDULED = {"metrics_scheduled", "metrics_refresh_snapshots"}
 
 
 def event_names() -> list[str]:
@@ -75,3 +75,16 @@ def test_scheduled_event_file(world):
     response = metrics(load_event("metrics_scheduled"), FakeLambdaContext())
     assert response["stored"] > 0
     assert {w["granularity"] for w in response["windows"]} == {"hour", "day"}
+
+
+def test_snapshot_refresh_event_file(world):
+    """The 5-minute schedule's constant input: the snapshots a request would otherwise build."""
+    response = metrics(load_event("metrics_refresh_snapshots"), FakeLambdaContext())
+    assert response["refreshed"] == ["popularity"] and response["busy"] == []
+    status, body = invoke(recommend, "recommend_get")
+    assert status == 200 and body["items"][0]["reason"] == "popular"
+
+
+def test_an_unknown_scheduled_job_is_an_error_not_a_silent_success(world):
+    with pytest.raises(ValueError, match="unknown scheduled job"):
+        metrics({"job": "reticulate-splines"}, FakeLambdaContext())

@@ -89,3 +89,17 @@ def test_mediarec_settings_in_template_are_documented(document: str) -> None:
     text = path.read_text(encoding="utf-8")
     missing = [name for name in names if not re.search(rf"\b{re.escape(name)}\b", text)]
     assert not missing, f"{document} does not mention {', '.join(missing)}"
+
+
+def test_schedule_inputs_are_event_files_the_handler_accepts() -> None:
+    """A schedule with a constant Input sends exactly that JSON: it must be one of the function's
+    event files (which test_event_files.py invokes)."""
+    checked = 0
+    for logical_id, properties in FUNCTIONS.items():
+        prefix = event_prefix(logical_id)
+        files = [json.loads(p.read_text(encoding="utf-8")) for p in EVENTS.glob(f"{prefix}_*.json")]
+        for event in (properties.get("Events") or {}).values():
+            if event.get("Type") == "Schedule" and "Input" in event.get("Properties", {}):
+                assert json.loads(event["Properties"]["Input"]) in files, logical_id
+                checked += 1
+    assert checked, "no scheduled job with a constant input in template.yaml"

@@ -86,6 +86,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_refresh(args: argparse.Namespace) -> int:
+    from functions.common.clock import now_ms
+    from functions.common.db import get_database
+    from functions.common.settings import get_settings
+    from functions.common.snapshot_refresh import refresh_all, snapshot_status
+
+    database = get_database()
+    started = time.perf_counter()
+    report = refresh_all(database, get_settings(), now_ms())
+    seconds = time.perf_counter() - started
+    for state in ("refreshed", "busy", "dropped"):
+        for name in report[state]:
+            print(f"{state:9} {name}")
+    for snapshot in snapshot_status(database, now_ms()):
+        print(f"snapshot  {snapshot['name']}: {snapshot['rows']} rows")
+    print(f"in {seconds:.1f} s")
+    return 0
+
+
 def cmd_benchmark_ingest(args: argparse.Namespace) -> int:
     from training.benchmarks.ingest import run_ingest_benchmark
 
@@ -163,6 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=cmd_serve)
+
+    refresh = sub.add_parser(
+        "refresh",
+        parents=[db_opts],
+        help="rebuild the serving snapshots now (popularity, the models' item features)",
+    )
+    refresh.set_defaults(func=cmd_refresh)
 
     from training import cli_training, importers
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from functions.common.bundle import Manifest, verify_bundle
 from functions.common.db import Database, execute, fetch_all
+from functions.common.features import FeatureSpec
+from functions.common.snapshot_refresh import refresh_item_features
 
 
 def _manifest_summary(manifest: Manifest) -> str:
@@ -29,6 +31,7 @@ def _manifest_summary(manifest: Manifest) -> str:
         "parity",
         "onnx",
         "files",
+        "features",  # the snapshot refresh reads the feature SQL parameters from the registry
     )
     summary = {k: manifest.data[k] for k in keep if k in manifest.data}
     summary["users"], summary["items"] = len(manifest.user_ids), len(manifest.item_ids)
@@ -99,6 +102,8 @@ def publish(
                 conn, "models", "activate_model", {"version": manifest.version, "now_ms": now_ms}
             )
 
+    # the item-feature snapshot the model reads, before any request can be routed to it
+    refresh_item_features(database, FeatureSpec.from_dict(manifest.data["features"]), now_ms)
     database.write(register)
     return {
         "version": manifest.version,

@@ -561,6 +561,9 @@ _RESET_QUERIES = (
     "reset_items",
     "reset_users",
     "reset_metrics",
+    "reset_snapshots",
+    "reset_popularity_snapshot",
+    "reset_item_features_snapshot",
 )
 
 
@@ -570,8 +573,8 @@ def write_world(
     """Write users, items (with their category rows) and events; return rows written per table.
 
     Refuses a database that already holds events unless ``reset`` is true, which first empties
-    impressions, recommendations, events, item_categories, items, users and metrics (the model
-    registry is kept). Events go in one transaction per ~100k rows.
+    impressions, recommendations, events, item_categories, items, users, metrics and the serving
+    snapshots (the model registry is kept). Events go in one transaction per ~100k rows.
     """
     database.migrate()
     written_ms = now_ms()

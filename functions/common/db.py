@@ -195,6 +195,16 @@ def fetch_all(
     return execute(conn, file, name, params).fetchall()
 
 
+def fetch_tuples(
+    conn: sqlite3.Connection, file: str, name: str, params: Mapping[str, Any] | None = None
+) -> list[tuple[Any, ...]]:
+    """Rows as plain tuples in select-list order: for hot paths that read many columns."""
+    text, bound = sql.expand_params(sql.query(file, name), params or {})
+    cursor = conn.execute(text, bound)
+    cursor.row_factory = None
+    return cursor.fetchall()
+
+
 def fetch_one(
     conn: sqlite3.Connection, file: str, name: str, params: Mapping[str, Any] | None = None
 ) -> sqlite3.Row | None:

@@ -28,8 +28,11 @@ FastPath = Callable[[dict[str, Any], Any], "dict[str, Any] | None"]
 
 
 def is_scheduled_event(event: dict[str, Any]) -> bool:
-    """True for an EventBridge schedule event (which Mangum cannot route)."""
-    return isinstance(event, dict) and event.get("detail-type") == "Scheduled Event"
+    """True for an EventBridge schedule event (which Mangum cannot route): the rule's own event,
+    or the constant input ``{"job": NAME}`` of a rule that names the job to run."""
+    if not isinstance(event, dict):
+        return False
+    return event.get("detail-type") == "Scheduled Event" or isinstance(event.get("job"), str)
 
 
 def make_handler(

@@ -1,117 +1,165 @@
-"""The popularity baseline: time-decayed positive engagements per platform, cached per container.
+"""The popularity baseline: time-decayed positive engagements per platform, from a snapshot.
 
 score(item, platform) = sum over positive events e of item on that platform inside the window of
 0.5 ** (age(e) / half_life), plus 0.1 x the same sum over all platforms, so that items popular
 elsewhere fill in behind the platform's own favourites. Ages are measured at the middle of the
 event's one-hour bucket (SQL groups by hour; the decay is applied here).
+
+The ranking over every event is computed by the snapshot refresh (:func:`build_popularity`,
+the scheduled job, ``mediarec refresh``, or a request that finds it missing or stale) and stored
+in ``popularity_snapshot``; a request reads only the first rows it needs (:func:`popular_items`).
+Scores read later are decayed to the time of the request, which leaves the order unchanged.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from functions.common.clock import HOUR_MS
-from functions.common.db import Database, fetch_all
+from functions.common.db import Database, fetch_all, fetch_tuples
 from functions.common.settings import Settings
+from functions.common.snapshots import Built, Snapshot
 
 ANY_PLATFORM = "any"
 CROSS_PLATFORM_WEIGHT = 0.1
+SNAPSHOT = "popularity"
 
 
 @dataclass(frozen=True)
-class RankedItem:
+class PopularItem:
     item_id: str
     score: float
     kind: str
-    categories: frozenset[str]
 
 
-@dataclass
-class PopularityRanking:
-    built_ms: int
-    by_platform: dict[str, list[RankedItem]] = field(default_factory=dict)
-
-    def for_platform(self, platform: str | None) -> list[RankedItem]:
-        """The platform's ranking; a platform with no engagement yet gets the overall one."""
-        overall = self.by_platform.get(ANY_PLATFORM, [])
-        return self.by_platform.get(platform or ANY_PLATFORM, overall)
+def popularity_info(settings: Settings) -> dict[str, Any]:
+    return {
+        "window_days": settings.popularity_window_days,
+        "half_life_hours": settings.popularity_half_life_hours,
+        "positive_types": list(settings.positive_event_types),
+    }
 
 
-def build_popularity(
-    conn: sqlite3.Connection, now_ms: int, settings: Settings
-) -> PopularityRanking:
-    since_ms = now_ms - int(settings.popularity_window_days * 86_400_000)
+def build_popularity(conn: sqlite3.Connection, now_ms: int, settings: Settings) -> Built:
+    """Ranked rows (platform, rank, item_id, score) for 'any' and each platform with positive
+    engagement in the window, visible catalog items only."""
     params = {
-        "since_ms": since_ms,
+        "since_ms": now_ms - int(settings.popularity_window_days * 86_400_000),
         "now_ms": now_ms,
         "bucket_ms": HOUR_MS,
         "positive_types": settings.positive_event_types,
     }
-    rows = fetch_all(conn, "recommend", "popularity_buckets", params)
-    ranking = PopularityRanking(built_ms=now_ms)
-    if not rows:
-        return ranking
-    facets = {
-        r["item_id"]: (r["kind"], frozenset(json.loads(r["categories"] or "[]")))
-        for r in fetch_all(
-            conn, "recommend", "item_facets", {"since_ms": since_ms, "now_ms": now_ms}
-        )
-    }
-    item_ids = [r["item_id"] for r in rows]
-    platforms = [r["platform"] for r in rows]
-    buckets = np.array([r["bucket"] for r in rows], dtype=np.float64)
-    counts = np.array([r["engagements"] for r in rows], dtype=np.float64)
+    buckets = fetch_all(conn, "recommend", "popularity_buckets", params)
+    if not buckets:
+        return Built([], {"platforms": []})
+    items, item_index = np.unique(np.array([r["item_id"] for r in buckets]), return_inverse=True)
+    platforms = np.array([r["platform"] for r in buckets])
+    hours = np.array([r["bucket"] for r in buckets], dtype=np.float64)
+    counts = np.array([r["engagements"] for r in buckets], dtype=np.float64)
     half_life_ms = settings.popularity_half_life_hours * HOUR_MS
-    weights = counts * np.power(0.5, (now_ms - (buckets + 0.5) * HOUR_MS) / half_life_ms)
-
-    unique_items, item_index = np.unique(np.array(item_ids, dtype=object), return_inverse=True)
-    overall = np.zeros(len(unique_items))
-    np.add.at(overall, item_index, weights)
-    platform_array = np.array(platforms, dtype=object)
-
-    def ranked(scores: np.ndarray) -> list[RankedItem]:
-        order = np.lexsort((unique_items.astype(str), -scores))
-        out = []
-        for i in order:
-            item_id = str(unique_items[i])
-            if item_id in facets and scores[i] > 0:
-                kind, categories = facets[item_id]
-                out.append(RankedItem(item_id, float(scores[i]), kind, categories))
-        return out
-
-    ranking.by_platform[ANY_PLATFORM] = ranked(overall)
-    for platform in sorted(set(platforms)):
-        mask = platform_array == platform
-        own = np.zeros(len(unique_items))
-        np.add.at(own, item_index[mask], weights[mask])
-        ranking.by_platform[platform] = ranked(own + CROSS_PLATFORM_WEIGHT * overall)
-    return ranking
+    weights = counts * np.power(0.5, (now_ms - (hours + 0.5) * HOUR_MS) / half_life_ms)
+    overall = np.bincount(item_index, weights=weights, minlength=len(items))
+    rows = _ranked(ANY_PLATFORM, items, overall)
+    seen_platforms = sorted(set(platforms.tolist()))
+    for platform in seen_platforms:
+        mask = platforms == platform
+        own = np.bincount(item_index[mask], weights=weights[mask], minlength=len(items))
+        rows += _ranked(platform, items, own + CROSS_PLATFORM_WEIGHT * overall)
+    return Built(rows, {"platforms": seen_platforms})
 
 
-_cache: dict[str, PopularityRanking] = {}
-_cache_lock = threading.Lock()
+def _ranked(platform: str, items: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
+    """Best first; ties by item id (``items`` is sorted, and the sort is stable)."""
+    order = np.argsort(-scores, kind="stable")
+    order = order[scores[order] > 0]
+    return [
+        {"platform": platform, "rank": rank, "item_id": str(items[i]), "score": float(scores[i])}
+        for rank, i in enumerate(order.tolist(), start=1)
+    ]
 
 
-def get_popularity(db: Database, now_ms: int, settings: Settings) -> PopularityRanking:
-    """The container's ranking, rebuilt when older than ``popularity_cache_seconds``."""
-    with _cache_lock:
-        cached = _cache.get("ranking")
-        if (
-            cached is not None
-            and 0 <= now_ms - cached.built_ms < settings.popularity_cache_seconds * 1000
-        ):
-            return cached
-    ranking = db.read(lambda conn: build_popularity(conn, now_ms, settings))
-    with _cache_lock:
-        _cache["ranking"] = ranking
-    return ranking
+def served_platform(snapshot: Snapshot, platform: str | None) -> str:
+    """The platform's own ranking; a platform with no engagement yet gets the overall one."""
+    if platform is not None and platform in snapshot.info.get("platforms", []):
+        return platform
+    return ANY_PLATFORM
+
+
+def popular_items(
+    db: Database,
+    snapshot: Snapshot,
+    now_ms: int,
+    *,
+    platform: str | None,
+    kind: str | None,
+    category: str | None,
+    exclude_user: str | None,
+    limit: int,
+) -> list[PopularItem]:
+    """The first ``limit`` popular visible items for the platform and filters, best first,
+    without those ``exclude_user`` has events on; empty before the first snapshot."""
+    if not snapshot.ready or limit <= 0:
+        return []
+    params = {
+        "generation": snapshot.generation,
+        "platform": served_platform(snapshot, platform),
+        "kind": kind,
+        "category": category,
+        "exclude_user": exclude_user,
+        "limit": limit,
+    }
+    rows = db.read(lambda c: fetch_all(c, "snapshots", "popular_items", params))
+    decay = decay_since(snapshot, now_ms)
+    return [PopularItem(r["item_id"], r["score"] * decay, r["kind"]) for r in rows]
+
+
+@dataclass
+class _TopIdsCache:
+    generation: int | None = None
+    ids: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+
+
+_top_ids = _TopIdsCache()
+_top_ids_lock = threading.Lock()
+
+
+def top_popular_ids(
+    db: Database, snapshot: Snapshot, platform: str | None, count: int
+) -> list[str]:
+    """The platform's ``count`` most popular item ids, unfiltered (the caller checks visibility
+    and filters), cached per container for the snapshot generation, which never changes."""
+    if not snapshot.ready or count <= 0:
+        return []
+    key = (served_platform(snapshot, platform), count)
+    with _top_ids_lock:
+        if _top_ids.generation != snapshot.generation:
+            _top_ids.generation, _top_ids.ids = snapshot.generation, {}
+        cached = _top_ids.ids.get(key)
+    if cached is not None:
+        return cached
+    params = {"generation": snapshot.generation, "platform": key[0], "limit": count}
+    rows = db.read(lambda c: fetch_tuples(c, "snapshots", "top_popular_ids", params))
+    ids = [row[0] for row in rows]
+    with _top_ids_lock:
+        if _top_ids.generation == snapshot.generation:
+            _top_ids.ids[key] = ids
+    return ids
 
 
 def clear_popularity_cache() -> None:
-    with _cache_lock:
-        _cache.clear()
+    with _top_ids_lock:
+        _top_ids.generation, _top_ids.ids = None, {}
+
+
+def decay_since(snapshot: Snapshot, now_ms: int) -> float:
+    """How much every score has decayed between the snapshot and ``now_ms``."""
+    half_life_hours = float(snapshot.info.get("half_life_hours", 0) or 0)
+    if snapshot.as_of_ms is None or half_life_hours <= 0:
+        return 1.0
+    elapsed = max(0, now_ms - snapshot.as_of_ms)
+    return float(0.5 ** (elapsed / (half_life_hours * HOUR_MS)))

@@ -31,10 +31,8 @@ def reset_resources() -> None:
     get_database.cache_clear()
     get_settings.cache_clear()
     sql.load_file.cache_clear()
-    from functions.common import ranking
-
-    ranking.clear_popularity_cache()
-    from functions.common import model_runtime, online_features
+    from functions.common import model_runtime, online_features, ranking
 
     model_runtime.reset_model_state()
-    online_features.clear_feature_cache()
+    online_features.clear_item_feature_tables()
+    ranking.clear_popularity_cache()

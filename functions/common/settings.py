@@ -63,20 +63,26 @@ class Settings(BaseModel):
 
     popularity_window_days: float = Field(14.0, gt=0)
     popularity_half_life_hours: float = Field(72.0, gt=0)
-    popularity_cache_seconds: float = Field(
-        60.0, ge=0, description="How long a container reuses its popularity ranking."
+    snapshot_max_age_seconds: float = Field(
+        300.0,
+        ge=0,
+        description="A request rebuilds the popularity and item-feature snapshots when they are "
+        "older than this (0: never; the scheduled refresh keeps them fresh).",
     )
 
     model_check_seconds: float = Field(
         30.0, ge=0, description="How often a container looks for a newly activated model."
     )
-    feature_cache_seconds: float = Field(
-        300.0, ge=0, description="How long a container reuses its item features."
-    )
     retrieval_candidates: int = Field(
         300, ge=10, le=10_000, description="Items the dot-product stage hands to the ranker."
     )
-    ort_threads: int = Field(2, ge=1, le=16, description="ONNX Runtime intra-op threads.")
+    ort_threads: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="ONNX Runtime intra-op threads (a few hundred rows per request gain nothing "
+        "from more; a 1024 MB Lambda function has one vCPU).",
+    )
     exploration_share: float = Field(
         0.1, ge=0, le=0.5, description="Share of a model feed's slots for items newer than it."
     )

@@ -7,12 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from functions.common import clock
-from functions.common.api import ApiError, create_app, error_responses
+from functions.common.api import create_app, error_responses
 from functions.common.clock import DAY_MS
 from functions.common.db import get_database
+from functions.common.errors import ApiError
 from functions.common.lambda_runtime import make_handler
 from functions.common.resources import DatabaseDep, SettingsDep
 from functions.common.settings import get_settings
+from functions.common.snapshot_refresh import refresh_all
 from functions.metrics.emit import emit_metric_rows
 from functions.metrics.logic import Window, run_scheduled, window_metrics
 
@@ -78,7 +80,13 @@ async def get_metrics(
 
 
 def on_schedule(event: dict[str, Any]) -> dict[str, Any]:
+    """The hourly evaluation, or the job a schedule's constant input names."""
     settings = get_settings()
+    job = event.get("job", "evaluate")
+    if job == "refresh-snapshots":
+        return refresh_all(get_database(), settings, clock.now_ms())
+    if job != "evaluate":
+        raise ValueError(f"unknown scheduled job {job!r}; expected evaluate or refresh-snapshots")
     rows = run_scheduled(get_database(), clock.now_ms(), settings)
     emitted = emit_metric_rows(rows, settings.metrics_namespace)
     windows = sorted(

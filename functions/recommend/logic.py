@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import random
 import sqlite3
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from functions.common.clock import to_iso
 from functions.common.db import Database, execute, fetch_all
 from functions.common.model_runtime import ServingModel, serving_models
 from functions.common.models import Reason, RecommendationResponse, RecommendedItem
-from functions.common.ranking import ANY_PLATFORM, get_popularity
+from functions.common.ranking import ANY_PLATFORM, popular_items, top_popular_ids
 from functions.common.settings import Settings
+from functions.common.snapshot_refresh import serving_snapshots
+from functions.common.snapshots import Snapshot
 from functions.recommend.model_ranking import rank_by_session, rank_with_model
 
 BASELINE_VERSION = "popularity-v1"
+POPULAR_CANDIDATES = 100  # popular items the model ranks beside its own retrieval
+EXPLORATION_POOL = 50  # exploration draws from this many of the newest items
 
 
 @dataclass(frozen=True)
@@ -39,33 +41,17 @@ class Candidate:
     kind: str | None
 
 
-def _popular_candidates(
-    request: FeedRequest, db: Database, settings: Settings, now_ms: int, excluded: set[str]
-) -> Iterable[Candidate]:
-    for item in get_popularity(db, now_ms, settings).for_platform(request.platform):
-        if item.item_id in excluded:
-            continue
-        if request.kind and item.kind != request.kind:
-            continue
-        if request.category and request.category not in item.categories:
-            continue
-        yield Candidate(item.item_id, round(item.score, 6), "popular", item.kind)
-
-
-def _fresh_candidates(
-    conn: sqlite3.Connection, request: FeedRequest, limit: int, excluded: set[str]
-) -> list[Candidate]:
-    rows = fetch_all(
-        conn,
-        "recommend",
-        "fresh_items",
-        {"kind": request.kind, "category": request.category, "limit": limit},
-    )
-    return [
-        Candidate(r["item_id"], 0.0, "fresh", r["kind"])
-        for r in rows
-        if r["item_id"] not in excluded
-    ]
+def _newest(db: Database, request: FeedRequest, limit: int, taken: set[str]) -> list[sqlite3.Row]:
+    """The newest visible items that pass the filters, without the user's seen items (when
+    asked) and ``taken``."""
+    params = {
+        "kind": request.kind,
+        "category": request.category,
+        "exclude_user": request.user_id if request.exclude_seen else None,
+        "limit": limit + len(taken),
+    }
+    rows = db.read(lambda c: fetch_all(c, "recommend", "fresh_items", params))
+    return [r for r in rows if r["item_id"] not in taken][:limit]
 
 
 def _seen_items(request: FeedRequest, db: Database) -> set[str]:
@@ -77,12 +63,6 @@ def _seen_items(request: FeedRequest, db: Database) -> set[str]:
     return {r["item_id"] for r in rows}
 
 
-def _visible(db: Database, chosen: list[Candidate]) -> set[str]:
-    ids = [c.item_id for c in chosen]
-    rows = db.read(lambda c: fetch_all(c, "recommend", "visible_among", {"item_ids": ids}))
-    return {r["item_id"] for r in rows}
-
-
 @dataclass(frozen=True)
 class Feed:
     items: list[Candidate]
@@ -91,25 +71,26 @@ class Feed:
 
 def _model_candidates(
     model: ServingModel,
+    features: Snapshot,
     request: FeedRequest,
     db: Database,
     settings: Settings,
     now_ms: int,
     seen: set[str],
-    wanted: int,
+    popular: list[str],
 ) -> list[Candidate]:
     """The model's ranking for a user it knows; for one it does not, up to half the feed from
     what follows their own recent engagement (in-session); else nothing."""
     if request.user_id in model.user_index:
-        popular = _popular_candidates(request, db, settings, now_ms, seen)
         ranked = rank_with_model(
-            model, db, settings, user_id=request.user_id, now_ms=now_ms, excluded=seen,
-            extra_candidates=[c.item_id for c in itertools.islice(popular, 100)],
-            kind=request.kind, category=request.category, limit=wanted,
+            model, db, features, user_id=request.user_id, now_ms=now_ms, excluded=seen,
+            extra_candidates=popular,
+            kind=request.kind, category=request.category,
+            retrieval_candidates=settings.retrieval_candidates, limit=request.k,
         )  # fmt: skip
     else:
         ranked = rank_by_session(
-            model, db, settings, user_id=request.user_id, now_ms=now_ms, excluded=seen,
+            model, db, features, user_id=request.user_id, now_ms=now_ms, excluded=seen,
             kind=request.kind, category=request.category, limit=(request.k + 1) // 2,
         )  # fmt: skip
     return [Candidate(item, round(score, 6), "model", kind) for item, score, kind in ranked]
@@ -122,15 +103,15 @@ def _exploration(
     settings: Settings,
     taken: set[str],
 ) -> list[Candidate]:
-    """Up to int(k x exploration_share) of the newest visible items the model has never seen,
-    drawn at random from the 50 newest so that new items share the exposure."""
+    """Up to int(k x exploration_share) items the model has never seen, drawn at random from
+    those among the EXPLORATION_POOL newest visible unseen items, so that new items share the
+    exposure."""
     slots = int(request.k * settings.exploration_share)
     if slots == 0:
         return []
-    rows = db.read(lambda c: fetch_all(c, "recommend", "fresh_items", {
-        "kind": request.kind, "category": request.category, "limit": 50 + len(taken)}))  # fmt: skip
-    new = [r for r in rows if r["item_id"] not in model.item_index and r["item_id"] not in taken]
-    picked = random.sample(new[:50], min(slots, len(new[:50])))
+    newest = _newest(db, request, EXPLORATION_POOL, taken)
+    new = [r for r in newest if r["item_id"] not in model.item_index]
+    picked = random.sample(new, min(slots, len(new)))
     return [Candidate(r["item_id"], 0.0, "exploration", r["kind"]) for r in picked]
 
 
@@ -144,38 +125,53 @@ def _interleave(items: list[Candidate], extra: list[Candidate], k: int) -> list[
     return out[:k]
 
 
+def _popular(
+    request: FeedRequest, db: Database, popularity: Snapshot, now_ms: int, limit: int
+) -> list[Candidate]:
+    items = popular_items(
+        db, popularity, now_ms, platform=request.platform, kind=request.kind,
+        category=request.category,
+        exclude_user=request.user_id if request.exclude_seen else None, limit=limit,
+    )  # fmt: skip
+    return [Candidate(i.item_id, round(i.score, 6), "popular", i.kind) for i in items]
+
+
 def choose_items(request: FeedRequest, db: Database, settings: Settings, now_ms: int) -> Feed:
     """The trained model's ranking (or in-session picks for users it does not know), then
     popular items, then the newest; exploration slots for items newer than the model. Never
     seen (if asked) or hidden items."""
     seen = _seen_items(request, db)
-    wanted = request.k * 2 + 10  # spare candidates in case some were hidden since caching
     slot = serving_models(db, settings).for_user(request.user_id, settings)
     model = slot.model
+    snaps = serving_snapshots(db, settings, model.spec if model else None, now_ms)
+    if snaps.item_features is None or not snaps.item_features.ready:
+        model = None  # its features are being built by another request: popularity meanwhile
     chosen: list[Candidate] = []
-    if model is not None:
-        chosen = _model_candidates(model, request, db, settings, now_ms, seen, wanted)
+    if model is not None and snaps.item_features is not None:
+        # the ranker checks these for visibility and the filters like its own candidates
+        popular_ids = top_popular_ids(db, snaps.popularity, request.platform, POPULAR_CANDIDATES)
+        chosen = _model_candidates(
+            model, snaps.item_features, request, db, settings, now_ms, seen,
+            [item for item in popular_ids if item not in seen],
+        )  # fmt: skip
     version = model.version if chosen and model is not None else BASELINE_VERSION
-    taken = seen | {c.item_id for c in chosen}
-    for candidate in _popular_candidates(request, db, settings, now_ms, taken):
-        if len(chosen) >= wanted:
-            break
-        chosen.append(
-            replace(candidate, reason="fallback") if slot.status == "error" else candidate
-        )
-    if len(chosen) < wanted:
-        taken = seen | {c.item_id for c in chosen}
-        chosen += db.read(lambda c: _fresh_candidates(c, request, wanted + len(taken), taken))
+    if len(chosen) < request.k:
+        taken = {c.item_id for c in chosen}
+        popular = _popular(request, db, snaps.popularity, now_ms, request.k + len(taken))
+        for candidate in popular:
+            if len(chosen) >= request.k:
+                break
+            if candidate.item_id not in taken:
+                chosen.append(
+                    replace(candidate, reason="fallback") if slot.status == "error" else candidate
+                )
+    if len(chosen) < request.k:
+        newest = _newest(db, request, request.k - len(chosen), {c.item_id for c in chosen})
+        chosen += [Candidate(r["item_id"], 0.0, "fresh", r["kind"]) for r in newest]
     explore = []
     if model is not None:
-        explore = _exploration(model, request, db, settings, seen | {c.item_id for c in chosen})
-    if not chosen and not explore:
-        return Feed([], version)
-    visible = _visible(db, chosen + explore)
-    ranked = [c for c in chosen if c.item_id in visible]
-    return Feed(
-        _interleave(ranked, [c for c in explore if c.item_id in visible], request.k), version
-    )
+        explore = _exploration(model, request, db, settings, {c.item_id for c in chosen})
+    return Feed(_interleave(chosen, explore, request.k), version)
 
 
 def recommend(

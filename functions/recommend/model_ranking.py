@@ -1,8 +1,10 @@
 """Two-stage ranking with the trained model: dot-product retrieval, then the ONNX ranker.
 
 Stage 1 scores every item the model knows with the exported retrieval vectors (one matrix-vector
-product) and keeps the best ``retrieval_candidates`` plus the platform's popular items. Stage 2
-scores those candidates with the ONNX model over the online features and sorts them.
+product) and keeps the best ``retrieval_candidates`` the user has not seen, plus the platform's
+popular items. Stage 2 reads those candidates' rows of the item-features snapshot (dropping
+hidden items and those outside the kind/category filters), scores them with the ONNX model
+together with the user's features and history, and sorts them.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import numpy as np
 
 from functions.common.db import Database
 from functions.common.model_runtime import ServingModel
-from functions.common.online_features import catalog_features, user_features, user_history
-from functions.common.settings import Settings
+from functions.common.online_features import candidate_items, user_features, user_history
+from functions.common.snapshots import Snapshot
 
 
 def retrieval_scores(model: ServingModel, user: int | None, history: np.ndarray) -> np.ndarray:
@@ -33,18 +35,32 @@ def retrieval_scores(model: ServingModel, user: int | None, history: np.ndarray)
     return scores
 
 
-def retrieve(model: ServingModel, user: int | None, history: np.ndarray, count: int) -> np.ndarray:
-    """Indices of the ``count`` items with the best :func:`retrieval_scores`, best first."""
-    scores = retrieval_scores(model, user, history)
+def top_items(scores: np.ndarray, count: int) -> np.ndarray:
+    """Indices of the ``count`` best ``scores``, best first (ties: lower index first)."""
     count = min(count, len(scores))
+    if count <= 0:
+        return np.zeros(0, dtype=np.int64)
     top = np.argpartition(-scores, count - 1)[:count]
-    return top[np.argsort(-scores[top], kind="stable")]
+    return top[np.lexsort((top, -scores[top]))]
+
+
+def unseen(
+    model: ServingModel, indices: Iterable[int], excluded: set[str], count: int
+) -> list[int]:
+    """The first ``count`` of ``indices`` whose items are not in ``excluded``."""
+    kept: list[int] = []
+    for index in indices:
+        if model.item_ids[index] not in excluded:
+            kept.append(index)
+            if len(kept) == count:
+                break
+    return kept
 
 
 def rank_with_model(
     model: ServingModel,
     db: Database,
-    settings: Settings,
+    features: Snapshot,
     *,
     user_id: str,
     now_ms: int,
@@ -52,39 +68,34 @@ def rank_with_model(
     extra_candidates: Iterable[str],
     kind: str | None,
     category: str | None,
+    retrieval_candidates: int,
     limit: int,
 ) -> list[tuple[str, float, str]]:
     """(item_id, score, kind) of the best ``limit`` candidates, best first."""
     user = model.user_index[user_id]
-    catalog = catalog_features(db, model, now_ms, settings.feature_cache_seconds)
-    wanted = settings.retrieval_candidates + len(excluded)
     history = user_history(db, model, user_id, now_ms)
-    pool = [model.item_ids[i] for i in retrieve(model, user, history[0], wanted)]
-    pool += [i for i in extra_candidates if i in model.item_index]
-    candidates, taken = [], set()
-    for item_id in pool:
-        if item_id in taken or item_id in excluded or item_id not in catalog.kinds:
-            continue
-        if kind and catalog.kinds[item_id] != kind:
-            continue
-        if category and category not in catalog.categories.get(item_id, frozenset()):
-            continue
-        taken.add(item_id)
-        candidates.append(model.item_index[item_id])
-    if not candidates:
+    scores = retrieval_scores(model, user, history[0])
+    pool = unseen(
+        model, top_items(scores, retrieval_candidates + len(excluded)).tolist(), excluded,
+        retrieval_candidates,
+    )  # fmt: skip
+    pool += [model.item_index[i] for i in extra_candidates if i in model.item_index]
+    pool = list(dict.fromkeys(pool))
+    candidates = candidate_items(db, model, features, pool, kind=kind, category=category)
+    if not len(candidates.indices):
         return []
-    items = np.array(candidates, dtype=np.int64)
+    count = len(candidates.indices)
     user_row = user_features(db, model, user_id, now_ms)
-    scores = model.score(
-        np.full(len(items), user, dtype=np.int64),
-        items,
-        np.repeat(history, len(items), axis=0),
-        np.repeat(user_row, len(items), axis=0),
-        catalog.matrix[items],
+    ranked = model.score(
+        np.full(count, user, dtype=np.int64),
+        candidates.indices,
+        np.repeat(history, count, axis=0),
+        np.repeat(user_row, count, axis=0),
+        candidates.matrix,
     )
-    order = np.argsort(-scores, kind="stable")[:limit]
+    order = np.argsort(-ranked, kind="stable")[:limit]
     return [
-        (model.item_ids[items[i]], float(scores[i]), catalog.kinds[model.item_ids[items[i]]])
+        (model.item_ids[candidates.indices[i]], float(ranked[i]), candidates.kinds[i])
         for i in order
     ]
 
@@ -92,7 +103,7 @@ def rank_with_model(
 def rank_by_session(
     model: ServingModel,
     db: Database,
-    settings: Settings,
+    features: Snapshot,
     *,
     user_id: str,
     now_ms: int,
@@ -108,19 +119,12 @@ def rank_by_session(
     history = user_history(db, model, user_id, now_ms)
     if not (history[0] != model.padding_item).any():
         return []
-    catalog = catalog_features(db, model, now_ms, settings.feature_cache_seconds)
     scores = retrieval_scores(model, None, history[0])
-    order = np.argsort(-scores, kind="stable")
-    picked: list[tuple[str, float, str]] = []
-    for index in order[: limit * 4 + len(excluded)]:
-        item_id = model.item_ids[index]
-        if item_id in excluded or item_id not in catalog.kinds:
-            continue
-        if kind and catalog.kinds[item_id] != kind:
-            continue
-        if category and category not in catalog.categories.get(item_id, frozenset()):
-            continue
-        picked.append((item_id, float(scores[index]), catalog.kinds[item_id]))
-        if len(picked) >= limit:
-            break
-    return picked
+    pool = unseen(model, top_items(scores, limit * 4 + len(excluded)).tolist(), excluded, limit * 4)
+    candidates = candidate_items(db, model, features, pool, kind=kind, category=category)
+    return [
+        (model.item_ids[index], float(scores[index]), kind_)
+        for index, kind_ in zip(
+            candidates.indices[:limit].tolist(), candidates.kinds[:limit], strict=True
+        )
+    ]
