@@ -132,3 +132,37 @@ def _neutralise(text: str) -> str:
     import re
 
     return re.sub(r":[A-Za-z_][A-Za-z0-9_]*", "NULL", text)
+
+
+def test_wal_checkpoints_run_off_the_committing_thread(tmp_path):
+    """In WAL mode commits wake a background checkpointer; the connection's own auto-checkpoint
+    is only a backstop, so a request's commit does not copy the log back."""
+    import time
+
+    from functions.common.wal_checkpoint import BACKSTOP_PAGES
+
+    database = Database(tmp_path / "wal.sqlite", journal_mode="wal")
+    database.migrate()
+    checkpointer = database._checkpointer
+    assert checkpointer is not None
+    pages = database.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+    assert pages == BACKSTOP_PAGES
+    for round_ in (1, 2):
+        for n in range(checkpointer.every_commits):
+            database.write(
+                lambda c, user=f"u{round_}-{n}": c.execute(
+                    "INSERT INTO users (user_id, created_ms, updated_ms) VALUES (?, 0, 0)", (user,)
+                )
+            )
+        deadline = time.monotonic() + 10
+        while checkpointer.checkpoints < round_ and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert checkpointer.checkpoints >= round_
+    database.close()
+    assert database._checkpointer is None
+
+
+def test_rollback_journals_need_no_checkpointer(tmp_path):
+    database = Database(tmp_path / "delete.sqlite", journal_mode="delete")
+    assert database._checkpointer is None
+    database.close()

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from functions.common import sql
 from functions.common.settings import Settings, get_settings
+from functions.common.wal_checkpoint import BACKSTOP_PAGES, Checkpointer
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class Database:
         self.retries = retries
         self.read_only = read_only
         self._lock = threading.RLock()
+        self._checkpointer: Checkpointer | None = None
         if self.path != ":memory:" and not read_only:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         target = f"file:{self.path}?mode=ro" if read_only else self.path
@@ -95,6 +97,9 @@ class Database:
             raise RuntimeError(f"could not set journal_mode={mode} (SQLite kept {current})")
         # NORMAL is durable in WAL mode and safe; rollback journals keep FULL.
         self.conn.execute("PRAGMA synchronous = " + ("NORMAL" if mode == "wal" else "FULL"))
+        if mode == "wal" and self._checkpointer is None:
+            self.conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
+            self._checkpointer = Checkpointer(self.path)
 
     def schema_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
@@ -153,7 +158,9 @@ class Database:
                     if self.conn.in_transaction:
                         self.conn.execute("ROLLBACK")
                     raise
-                return result
+            if self._checkpointer is not None:
+                self._checkpointer.committed()
+            return result
 
         return self._retry(attempt)
 
@@ -177,6 +184,9 @@ class Database:
         return self._retry(attempt)
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         with self._lock:
             self.conn.close()
 

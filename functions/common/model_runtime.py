@@ -154,6 +154,9 @@ def load_model(
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    # no busy-waiting between requests: spinning workers would take the CPU from the rest of
+    # the request (SQLite, numpy) on a 2-vCPU function
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(
         str(folder / MODEL_FILE), sess_options=options, providers=["CPUExecutionProvider"]
     )
@@ -169,7 +172,7 @@ def load_model(
     )
     if (folder / RETRIEVAL_FILE).is_file():
         with np.load(folder / RETRIEVAL_FILE) as arrays:
-            model.retrieval = {name: arrays[name].astype(np.float32) for name in arrays.files}
+            model.retrieval = {n: arrays[n].astype(np.float32, copy=False) for n in arrays.files}
     return model
 
 
