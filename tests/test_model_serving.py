@@ -110,6 +110,13 @@ def test_unknown_user_gets_popular_items(world):
 def test_health_reports_the_active_model(world):
     status, body = invoke(handler, http_event("GET", "/health"))
     assert status == 200 and body["model_state"] == "active" and body["model_version"] == "m-test"
+    # publish built the model's item features; popularity waits for a refresh or a request
+    assert [(s["name"].split(":")[0], s["ready"]) for s in body["snapshots"]] == [
+        ("item_features", True)
+    ]
+    get("u00004")
+    status, body = invoke(handler, http_event("GET", "/health"))
+    assert all(s["ready"] and s["age_seconds"] == 0 for s in body["snapshots"])
 
 
 def test_corrupt_bundle_falls_back_without_5xx(world, tmp_path):

@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     serving.add_argument("--events", type=int, default=1_000_000)
     serving.add_argument("--users", type=int, default=10_000)
     serving.add_argument("--cold-runs", type=int, default=5)
-    serving.add_argument("--requests", type=int, default=300, help="warm requests per size")
+    serving.add_argument("--requests", type=int, default=2000, help="warm requests per size")
     serving.add_argument("--out", type=Path, default=Path("bench-results/serving.json"))
     serving.set_defaults(func=cmd_benchmark_serving)
     return parser

@@ -15,6 +15,7 @@ from functions.common.api import create_app, error_responses
 from functions.common.model_runtime import serving_models
 from functions.common.models import RecommendationResponse
 from functions.common.resources import DatabaseDep, SettingsDep
+from functions.common.snapshot_refresh import snapshot_status
 from functions.recommend.logic import BASELINE_VERSION, recommend
 from functions.recommend.query import RecommendationQuery, UserId, check_platform
 
@@ -37,7 +38,7 @@ async def get_recommendations(
     return recommend(query.feed_request(user_id), db, settings, clock.now_ms())
 
 
-@router.get("/health", summary="Liveness, database and model state")
+@router.get("/health", summary="Liveness, database, model and snapshot state")
 async def health(db: DatabaseDep, settings: SettingsDep) -> dict[str, object]:
     registry = serving_models(db, settings)
     active = registry.active
@@ -47,6 +48,8 @@ async def health(db: DatabaseDep, settings: SettingsDep) -> dict[str, object]:
         "model_version": active.model.version if active.model else BASELINE_VERSION,
         "model_state": active.status,
         "model_error": active.error,
+        # their age tells whether the scheduled refresh is running
+        "snapshots": snapshot_status(db, clock.now_ms()),
     }
     if settings.ab_model_version:
         body["ab"] = {

@@ -44,3 +44,10 @@ CREATE TABLE item_features_snapshot (
 -- Serving looks up a few hundred candidates per request by item_id for their visibility and kind:
 -- a covering index answers that without touching the table rows.
 CREATE INDEX items_serving ON items (item_id, hidden, kind);
+
+-- The per-request reads of one user's events (seen items, recent interactions, user features)
+-- also need event_type: with it in the index they never touch the table rows, which on a cold
+-- page cache cost up to ~25 ms for a user with a few hundred events. Same key prefix as before,
+-- so every query that used the index still does.
+DROP INDEX events_user_item;
+CREATE INDEX events_user_item ON events (user_id, item_id, ts_ms, event_type);
