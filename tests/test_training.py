@@ -164,6 +164,25 @@ def test_tampered_bundle_is_rejected(prepared, trained, tmp_path):
         verify_bundle(tmp_path)
 
 
+def test_loading_a_truncated_bundle_reports_the_checksum_not_the_parser(
+    prepared, trained, tmp_path
+):
+    """Serving hashes while it loads: a file that fails to parse because it was cut short is
+    still reported as failing its checksum, and nothing is returned."""
+    from functions.common.model_runtime import load_model
+
+    bundle = tiny_bundle(prepared, trained, tmp_path / "b", "t3")
+    assert load_model(bundle).version == "t3"
+    model = bundle / "model.onnx"
+    model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
+    with pytest.raises(BundleError, match=r"model\.onnx fails its checksum"):
+        load_model(bundle)
+    retrieval = bundle / "retrieval.npz"
+    retrieval.unlink()
+    with pytest.raises(BundleError, match=r"model\.onnx fails its checksum"):
+        load_model(bundle)  # both broken: the first in manifest order is named
+
+
 def test_export_fails_when_onnx_does_not_match_torch(prepared, trained, tmp_path, monkeypatch):
     import training.export as export
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,17 +77,49 @@ def read_manifest(folder: Path) -> Manifest:
     return Manifest(Path(folder), data)
 
 
-def verify_bundle(folder: Path) -> Manifest:
-    """The bundle's manifest, after checking every listed file against its SHA-256."""
-    manifest = read_manifest(Path(folder))
-    for name, expected in manifest.data["files"].items():
-        path = manifest.folder / name
+class ChecksumCheck:
+    """The SHA-256 of every file a manifest lists, each computed on its own thread (hashing
+    releases the GIL), so that a caller can load the files meanwhile; :meth:`result` waits and
+    raises :class:`BundleError` for the first file, in manifest order, that is missing or fails.
+    """
+
+    def __init__(self, manifest: Manifest) -> None:
+        self.manifest = manifest
+        self._problems: dict[str, str] = {}
+        files = manifest.data["files"]
+        self._threads = [
+            threading.Thread(target=self._check, args=(name, expected), daemon=True)
+            for name, expected in files.items()
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _check(self, name: str, expected: str) -> None:
+        path = self.manifest.folder / name
         if not path.is_file():
-            raise BundleError(f"{folder}: {name} is missing")
+            self._problems[name] = f"{self.manifest.folder}: {name} is missing"
+            return
         actual = sha256_file(path)
         if actual != expected:
-            raise BundleError(
-                f"{folder}: {name} fails its checksum (manifest {expected[:12]}…, file "
-                f"{actual[:12]}…): the bundle is corrupt or was modified"
+            self._problems[name] = (
+                f"{self.manifest.folder}: {name} fails its checksum (manifest {expected[:12]}…, "
+                f"file {actual[:12]}…): the bundle is corrupt or was modified"
             )
-    return manifest
+
+    def result(self) -> Manifest:
+        for thread in self._threads:
+            thread.join()
+        for name in self.manifest.data["files"]:
+            if name in self._problems:
+                raise BundleError(self._problems[name])
+        return self.manifest
+
+
+def start_verification(folder: Path) -> ChecksumCheck:
+    """Read the manifest and start checking the files' checksums in the background."""
+    return ChecksumCheck(read_manifest(Path(folder)))
+
+
+def verify_bundle(folder: Path) -> Manifest:
+    """The bundle's manifest, after checking every listed file against its SHA-256."""
+    return start_verification(folder).result()

@@ -23,7 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from functions.common.bundle import MODEL_FILE, RETRIEVAL_FILE, BundleError, Manifest, verify_bundle
+from functions.common.bundle import (
+    MODEL_FILE,
+    RETRIEVAL_FILE,
+    BundleError,
+    Manifest,
+    start_verification,
+)
 from functions.common.db import Database, fetch_one
 from functions.common.features import FeatureSpec
 from functions.common.settings import Settings
@@ -142,15 +148,28 @@ def local_bundle(uri: str, version: str, s3_client: Any = None) -> Path:
 def load_model(
     folder: Path, expected_checksum: str | None = None, threads: int = 2
 ) -> ServingModel:
-    """Verify and load a bundle; raises BundleError on any mismatch."""
-    import onnxruntime as ort
-
-    manifest = verify_bundle(folder)
+    """Verify and load a bundle; raises BundleError on any mismatch. The checksums are computed
+    while the files load (see ChecksumCheck): nothing is returned before they all match, and a
+    file that fails its checksum is reported as such even if loading it failed first."""
+    check = start_verification(folder)
+    manifest = check.manifest
+    try:
+        model = _load_files(folder, manifest, threads)
+    except Exception:
+        check.result()  # a checksum failure explains a load failure better than the loader
+        raise
+    check.result()
     if expected_checksum and manifest.checksum != expected_checksum:
         raise BundleError(
             f"{folder}: its ONNX checksum {manifest.checksum[:12]}… is not the "
             f"registered {expected_checksum[:12]}…"
         )
+    return model
+
+
+def _load_files(folder: Path, manifest: Manifest, threads: int) -> ServingModel:
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -160,14 +179,15 @@ def load_model(
     session = ort.InferenceSession(
         str(folder / MODEL_FILE), sess_options=options, providers=["CPUExecutionProvider"]
     )
+    item_ids = manifest.item_ids
     model = ServingModel(
         version=manifest.version,
         manifest=manifest,
         session=session,
         spec=FeatureSpec.from_dict(manifest.data["features"]),
-        user_index={u: n for n, u in enumerate(manifest.user_ids)},
-        item_index={i: n for n, i in enumerate(manifest.item_ids)},
-        item_ids=manifest.item_ids,
+        user_index={u: n for n, u in enumerate(manifest.data["user_ids"])},
+        item_index={i: n for n, i in enumerate(item_ids)},
+        item_ids=item_ids,
         history_length=int(manifest.data.get("model_config", {}).get("history", 0)),
     )
     if (folder / RETRIEVAL_FILE).is_file():
