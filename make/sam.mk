@@ -1,7 +1,8 @@
 # SAM build targets; `include make/sam.mk` from the top-level Makefile (or `make -f make/sam.mk`).
 #
 #   build        sam validate --lint, sam build (no Docker: functions/Makefile), bundle sizes
-#   build-check  import and invoke the built recommend function with a bare python3.12
+#   build-check  train a small model with the dev environment, then import and invoke the built
+#                recommend function with a bare python3.12 and check that model answers
 #
 # Offline-safe: needs no AWS credentials. Paths are relative to the repository root.
 
@@ -15,6 +16,8 @@ SAM_BUILD_DIR ?= .aws-sam/build
 SAM_REGION ?= us-east-1
 BUNDLE_LIMIT_MB ?= 250
 BUILD_CHECK_VENV ?= .build/py312-bare
+BUILD_CHECK_WORLD ?= .build/build-check-world
+BUILD_CHECK_MODEL ?= build-check
 
 # A python3.12 that really runs (a pyenv shim named python3.12 may exist and still fail);
 # looked up only when build-check needs it.
@@ -34,8 +37,18 @@ build:
 build-check:
 	@test -n "$(PYTHON312)" || { echo "no python3.12 found: pass PYTHON312=/path/to/python3.12" >&2; exit 2; }
 	@test -f $(SAM_BUILD_DIR)/template.yaml || { echo "no $(SAM_BUILD_DIR): run make build first" >&2; exit 2; }
+	# a small world with a trained model, published and activated (the dev environment has torch)
+	rm -rf $(BUILD_CHECK_WORLD) && mkdir -p $(BUILD_CHECK_WORLD)
+	cd $(BUILD_CHECK_WORLD) && MEDIAREC_DB_PATH=mediarec.sqlite MEDIAREC_MODELS_URI=models \
+		$(abspath $(VENV))/bin/mediarec seed --users 300 --items 200 --events 30000 --quiet
+	cd $(BUILD_CHECK_WORLD) && MEDIAREC_DB_PATH=mediarec.sqlite MEDIAREC_MODELS_URI=models \
+		$(abspath $(VENV))/bin/mediarec train --epochs 3 --model-version $(BUILD_CHECK_MODEL) \
+		--runs-dir runs --publish --quiet
+	cd $(BUILD_CHECK_WORLD) && MEDIAREC_DB_PATH=mediarec.sqlite $(abspath $(VENV))/bin/mediarec refresh
+	# the built function alone (its folder and the layer, no torch, no pandas) serves that model
 	rm -rf $(BUILD_CHECK_VENV)
 	$(PYTHON312) -m venv --without-pip $(BUILD_CHECK_VENV)
-	$(BUILD_CHECK_VENV)/bin/python scripts/check_built_function.py --build-dir $(SAM_BUILD_DIR)
+	$(BUILD_CHECK_VENV)/bin/python scripts/check_built_function.py --build-dir $(SAM_BUILD_DIR) \
+		--world $(BUILD_CHECK_WORLD) --expect-model $(BUILD_CHECK_MODEL)
 
 .DEFAULT_GOAL := $(_SAM_MK_DEFAULT_GOAL)

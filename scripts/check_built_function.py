@@ -4,10 +4,15 @@ Run it with a bare python3.12 (a virtual environment with no packages, see `make
 only the built layer (``.aws-sam/build/DependenciesLayer/python``) and the built function folder
 (``.aws-sam/build/RecommendFunction``) are put on sys.path, as /opt/python and /var/task are in
 Lambda. It checks that torch and pandas cannot be imported, imports the handler, invokes it with
-``events/recommend_get.json`` and a stand-in Lambda context against a fresh SQLite file, and
-prints the response.
+``events/recommend_get.json`` and a stand-in Lambda context, and prints the response.
+
+With ``--world DIR`` (what `make build-check` passes: a seeded database whose trained model was
+published and activated by the development environment) it serves a copy of DIR/mediarec.sqlite
+and, with ``--expect-model VERSION``, fails unless that model answered: the response names the
+version and its items were ranked by the model. Without it, a fresh empty database is used.
 
     python3.12 scripts/check_built_function.py [--build-dir .aws-sam/build] [--event PATH]
+        [--world DIR --expect-model VERSION]
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import importlib
 import importlib.util
 import json
 import os
+import shutil
 import sys
 import tempfile
 import uuid
@@ -49,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build-dir", type=Path, default=Path(".aws-sam/build"))
     parser.add_argument("--event", type=Path, default=Path("events/recommend_get.json"))
+    parser.add_argument("--world", type=Path, help="folder holding a mediarec.sqlite to serve")
+    parser.add_argument("--expect-model", help="the model version that must answer")
     args = parser.parse_args(argv)
 
     layer_dir = (args.build_dir / "DependenciesLayer" / "python").resolve()
@@ -68,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
 
     event = json.loads(args.event.read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory(prefix="mediarec-build-check-") as tmp:
+        if args.world is not None:  # a copy: the check writes impressions
+            shutil.copy(args.world / "mediarec.sqlite", Path(tmp) / "mediarec.sqlite")
         os.environ.update(
             {
                 "MEDIAREC_DB_PATH": str(Path(tmp) / "mediarec.sqlite"),
@@ -89,6 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     body = json.loads(response["body"])
     assert isinstance(body, dict) and "items" in body, f"no 'items' in the body: {body}"
     print(f"{HANDLER_MODULE}.handler -> 200 with {len(body['items'])} items")
+    if args.expect_model is not None:
+        assert body.get("model_version") == args.expect_model, (
+            f"served by {body.get('model_version')!r}, not the model {args.expect_model!r}"
+        )
+        reasons = {item["reason"] for item in body["items"]}
+        assert "model" in reasons, f"no item ranked by the model (reasons: {sorted(reasons)})"
+        print(f"served by the trained model {args.expect_model} (reasons: {sorted(reasons)})")
     print(json.dumps(body, indent=2))
     return 0
 
