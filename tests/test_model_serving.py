@@ -135,6 +135,33 @@ def test_corrupt_bundle_falls_back_without_5xx(world, tmp_path):
     assert health["model_state"] == "error" and "checksum" in health["model_error"]
 
 
+def test_item_features_being_built_elsewhere_means_popularity_not_5xx(world):
+    """Another process holds the claim on the model's (dropped) item-feature snapshot: requests
+    serve popularity until it is published, then the model again."""
+    path, version = world
+    db = Database(path)
+    name = db.conn.execute("SELECT name FROM snapshots WHERE name LIKE 'item_features:%'")
+    name = name.fetchone()[0]
+    db.conn.execute(
+        "UPDATE snapshots SET generation = NULL, claimed_until_ms = ? WHERE name = ?",
+        (FIXED_NOW_MS + 60_000, name),
+    )
+    status, body = get("u00004", k=5)
+    assert status == 200 and body["model_version"] == "popularity-v1"
+    assert {i["reason"] for i in body["items"]} <= {"popular", "fresh"}
+    db.conn.execute("UPDATE snapshots SET claimed_until_ms = NULL WHERE name = ?", (name,))
+    status, body = get("u00004", k=5)  # the next request builds it and the model serves
+    assert status == 200 and body["model_version"] == version
+
+
+def test_a_generation_dropped_mid_request_means_popularity_not_5xx(world):
+    path, _ = world
+    db = Database(path)
+    db.conn.execute("DELETE FROM item_features_snapshot")  # two refreshes ran meanwhile
+    status, body = get("u00004", k=5)
+    assert status == 200 and body["items"] and body["model_version"] == "popularity-v1"
+
+
 def test_missing_bundle_falls_back_without_5xx(world):
     path, _ = world
     Database(path).conn.execute("UPDATE models SET uri = '/nowhere/at/all' WHERE active = 1")

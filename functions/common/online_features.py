@@ -22,7 +22,7 @@ import numpy as np
 from functions.common import features as F
 from functions.common.db import Database, fetch_all, fetch_one, fetch_tuples
 from functions.common.model_runtime import ServingModel
-from functions.common.snapshots import Built, Snapshot
+from functions.common.snapshots import Built, Snapshot, SnapshotGone
 
 
 def item_features_snapshot_name(spec: F.FeatureSpec) -> str:
@@ -78,7 +78,7 @@ def item_feature_table(db: Database, snapshot: Snapshot) -> ItemFeatureTable:
     params = {"generation": snapshot.generation}
     row = db.read(lambda c: fetch_one(c, "snapshots", "item_features_table", params))
     if row is None:
-        raise LookupError(f"snapshot generation {snapshot.generation} has no item features")
+        raise SnapshotGone(f"item-feature snapshot generation {snapshot.generation} is gone")
     if json.loads(row["columns"]) != list(F.ITEM_COLUMNS):
         raise ValueError("the item-feature snapshot's columns differ from this code's")
     table = ItemFeatureTable(

@@ -29,6 +29,10 @@ CHUNK_ROWS = 5_000
 TABLES = {"popularity": "popularity", "item_features": "item_features"}
 
 
+class SnapshotGone(LookupError):
+    """The generation a request read is no longer stored (a refresh after the next dropped it)."""
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """The current generation of one snapshot (``generation`` None: never built)."""

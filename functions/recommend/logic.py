@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
 import sqlite3
 import uuid
@@ -15,9 +16,10 @@ from functions.common.models import Reason, RecommendationResponse, RecommendedI
 from functions.common.ranking import ANY_PLATFORM, popular_items, top_popular_ids
 from functions.common.settings import Settings
 from functions.common.snapshot_refresh import serving_snapshots
-from functions.common.snapshots import Snapshot
+from functions.common.snapshots import Snapshot, SnapshotGone
 from functions.recommend.model_ranking import rank_by_session, rank_with_model
 
+logger = logging.getLogger(__name__)
 BASELINE_VERSION = "popularity-v1"
 POPULAR_CANDIDATES = 100  # popular items the model ranks beside its own retrieval
 EXPLORATION_POOL = 50  # exploration draws from this many of the newest items
@@ -150,10 +152,14 @@ def choose_items(request: FeedRequest, db: Database, settings: Settings, now_ms:
     if model is not None and snaps.item_features is not None:
         # the ranker checks these for visibility and the filters like its own candidates
         popular_ids = top_popular_ids(db, snaps.popularity, request.platform, POPULAR_CANDIDATES)
-        chosen = _model_candidates(
-            model, snaps.item_features, request, db, settings, now_ms, seen,
-            [item for item in popular_ids if item not in seen],
-        )  # fmt: skip
+        try:
+            chosen = _model_candidates(
+                model, snaps.item_features, request, db, settings, now_ms, seen,
+                [item for item in popular_ids if item not in seen],
+            )  # fmt: skip
+        except SnapshotGone as gone:  # two refreshes passed while this request ran
+            logger.warning("%s; serving popularity for this request", gone)
+            model = None
     version = model.version if chosen and model is not None else BASELINE_VERSION
     if len(chosen) < request.k:
         taken = {c.item_id for c in chosen}
