@@ -31,10 +31,6 @@ LIMIT :limit;
 -- Items the user already has any event on (viewed, clicked, liked, shared or skipped).
 SELECT DISTINCT item_id FROM events WHERE user_id = :user_id;
 
--- name: visible_among
--- Which of the given items are still in the catalog and not hidden (checked at serve time).
-SELECT item_id FROM items WHERE item_id IN (:item_ids) AND hidden = 0;
-
 -- name: insert_recommendation
 INSERT INTO recommendations (recommendation_id, user_id, platform, k, model_version, request,
                              served_ms)

@@ -18,11 +18,9 @@ FROM snapshots WHERE name IN (:names);
 SELECT name, generation, as_of_ms, built_ms, row_count, info, claimed_until_ms
 FROM snapshots ORDER BY name;
 
--- name: next_generation
--- Unique across every snapshot: the claim that takes it runs inside BEGIN IMMEDIATE.
-SELECT COALESCE(MAX(MAX(COALESCE(generation, 0), COALESCE(previous_generation, 0),
-                        COALESCE(pending_generation, 0))), 0) + 1 AS generation
-FROM snapshots;
+-- name: new_generation
+-- A generation number never used before (the caller reads the cursor's lastrowid).
+INSERT INTO snapshot_generations (name) VALUES (:name);
 
 -- name: claim_snapshot
 UPDATE snapshots
@@ -30,8 +28,8 @@ SET claimed_until_ms = :until_ms, pending_generation = :generation
 WHERE name = :name AND (claimed_until_ms IS NULL OR claimed_until_ms < :now_ms);
 
 -- name: release_claim
--- After a failed refresh: the claim ends; its rows stay until the next claim deletes them.
-UPDATE snapshots SET claimed_until_ms = NULL
+-- After a failed refresh (its rows are deleted first), if the claim is still this refresh's.
+UPDATE snapshots SET claimed_until_ms = NULL, pending_generation = NULL
 WHERE name = :name AND pending_generation = :generation;
 
 -- name: publish_snapshot

@@ -214,3 +214,63 @@ def test_serving_reads_nothing_before_the_first_snapshot(db, settings):
     found = fetch_all(db.conn, "snapshots", "all_snapshots")
     assert found == []
     assert serving_snapshots(db, settings, None, NOW).popularity.row_count == 0
+
+
+def test_generation_numbers_are_never_reused(catalog, settings):
+    refresh_popularity(catalog, settings, NOW)
+    first = current(catalog, "popularity").generation
+    catalog.conn.execute("DELETE FROM snapshots")  # what seed --reset does
+    catalog.conn.execute("DELETE FROM popularity_snapshot")
+    refresh_popularity(catalog, settings, NOW)
+    assert current(catalog, "popularity").generation > first  # type: ignore[operator]
+
+
+def test_a_refresher_that_lost_its_claim_leaves_no_rows(catalog, settings, monkeypatch):
+    """Its claim expired after it had written a chunk and another process took over: its next
+    write stops and what it wrote is deleted, instead of rows that no snapshot names."""
+    monkeypatch.setattr(snapshots, "CHUNK_ROWS", 3)
+    checks = []
+    real_check = snapshots._still_claimed
+
+    def check(conn, name, generation):
+        checks.append(generation)
+        if len(checks) == 2:  # between the first and the second chunk
+            conn.execute(
+                "UPDATE snapshots SET pending_generation = 1000000 WHERE name = 'popularity'"
+            )
+        real_check(conn, name, generation)
+
+    monkeypatch.setattr(snapshots, "_still_claimed", check)
+    with pytest.raises(snapshots.LostClaim):
+        refresh_popularity(catalog, settings, NOW)
+    assert rows_of(catalog, "popularity_snapshot") == {}
+
+
+def test_refresh_all_keeps_a_snapshot_someone_is_building(catalog, settings):
+    """A model being published registers first; but should the refresh still see its snapshot
+    unregistered, a live claim or a newer generation keeps it."""
+    orphan = F.FeatureSpec(prior_a=3.0)
+    refresh_item_features(catalog, orphan, NOW)
+    name = item_features_snapshot_name(orphan)
+    catalog.conn.execute(
+        "UPDATE snapshots SET claimed_until_ms = ? WHERE name = ?", (NOW + 60_000, name)
+    )
+    assert refresh_all(catalog, settings, NOW)["dropped"] == []
+    catalog.conn.execute("UPDATE snapshots SET claimed_until_ms = NULL WHERE name = ?", (name,))
+    looked = current(catalog, name).generation
+    assert not snapshots.drop(catalog, name, NOW, expected_generation=(looked or 0) - 1)
+    assert snapshots.drop(catalog, name, NOW, expected_generation=looked)
+
+
+def test_a_failed_rebuild_during_a_request_serves_what_it_has(catalog, settings, monkeypatch):
+    refresh_popularity(catalog, settings, NOW)
+    before = current(catalog, "popularity")
+
+    def broken(conn, now_ms, settings):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr("functions.common.snapshot_refresh.build_popularity", broken)
+    stale_at = NOW + int(settings.snapshot_max_age_seconds * 1000) + 1
+    served = serving_snapshots(catalog, settings, None, stale_at)
+    assert served.popularity.generation == before.generation
+    assert current(catalog, "popularity").claimed_until_ms is None  # the next one may try

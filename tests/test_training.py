@@ -254,3 +254,17 @@ def test_publish_refuses_a_tampered_bundle(prepared, trained, tmp_path, db):
         publish(db, bundle, str(tmp_path / "models"), activate=True, now_ms=FIXED_NOW_MS)
     assert db.conn.execute("SELECT COUNT(*) FROM models").fetchone()[0] == 0
     shutil.rmtree(bundle)
+
+
+def test_an_unreadable_bundle_file_fails_verification(prepared, trained, tmp_path, monkeypatch):
+    """Hashing runs on threads: an error there must fail the check, not vanish with the thread."""
+    from functions.common import bundle as bundle_module
+
+    folder = tiny_bundle(prepared, trained, tmp_path / "b", "t4")
+
+    def unreadable(path):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(bundle_module, "sha256_file", unreadable)
+    with pytest.raises(BundleError, match="could not be read"):
+        verify_bundle(folder)

@@ -96,15 +96,17 @@ def publish(
                 "created_ms": now_ms,
             },
         )
-        if activate:
-            execute(conn, "models", "deactivate_models")
-            execute(
-                conn, "models", "activate_model", {"version": manifest.version, "now_ms": now_ms}
-            )
 
-    # the item-feature snapshot the model reads, before any request can be routed to it
-    refresh_item_features(database, FeatureSpec.from_dict(manifest.data["features"]), now_ms)
+    def make_active(conn: sqlite3.Connection) -> None:
+        execute(conn, "models", "deactivate_models")
+        execute(conn, "models", "activate_model", {"version": manifest.version, "now_ms": now_ms})
+
+    # registered first, so that the scheduled refresh counts the model's features as in use;
+    # then the item-feature snapshot it reads; only then can requests be routed to it
     database.write(register)
+    refresh_item_features(database, FeatureSpec.from_dict(manifest.data["features"]), now_ms)
+    if activate:
+        database.write(make_active)
     return {
         "version": manifest.version,
         "uri": uri,

@@ -99,7 +99,11 @@ class ChecksumCheck:
         if not path.is_file():
             self._problems[name] = f"{self.manifest.folder}: {name} is missing"
             return
-        actual = sha256_file(path)
+        try:
+            actual = sha256_file(path)
+        except BaseException as error:  # unreadable: a failure, never a silent pass
+            self._problems[name] = f"{self.manifest.folder}: {name} could not be read: {error}"
+            return
         if actual != expected:
             self._problems[name] = (
                 f"{self.manifest.folder}: {name} fails its checksum (manifest {expected[:12]}…, "

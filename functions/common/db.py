@@ -158,8 +158,9 @@ class Database:
                     if self.conn.in_transaction:
                         self.conn.execute("ROLLBACK")
                     raise
-            if self._checkpointer is not None:
-                self._checkpointer.committed()
+            checkpointer = self._checkpointer  # close() may clear it meanwhile
+            if checkpointer is not None:
+                checkpointer.committed()
             return result
 
         return self._retry(attempt)

@@ -79,15 +79,17 @@ def item_feature_table(db: Database, snapshot: Snapshot) -> ItemFeatureTable:
     row = db.read(lambda c: fetch_one(c, "snapshots", "item_features_table", params))
     if row is None:
         raise SnapshotGone(f"item-feature snapshot generation {snapshot.generation} is gone")
-    if json.loads(row["columns"]) != list(F.ITEM_COLUMNS):
-        raise ValueError("the item-feature snapshot's columns differ from this code's")
+    if json.loads(row["columns"]) != list(F.ITEM_COLUMNS):  # written by another release
+        raise SnapshotGone("the item-feature snapshot's columns differ from this code's")
     table = ItemFeatureTable(
         generation=int(snapshot.generation),  # type: ignore[arg-type]
         item_ids=json.loads(row["item_ids"]),
         raw=np.frombuffer(row["features"], dtype=np.float64).reshape(-1, len(F.ITEM_COLUMNS)),
     )
-    with _tables_lock:
-        _tables[snapshot.name] = table
+    with _tables_lock:  # a request that read an older pointer must not replace a newer table
+        held = _tables.get(snapshot.name)
+        if held is None or held.generation < table.generation:
+            _tables[snapshot.name] = table
     return table
 
 

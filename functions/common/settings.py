@@ -67,7 +67,7 @@ class Settings(BaseModel):
         300.0,
         ge=0,
         description="A request rebuilds the popularity and item-feature snapshots when they are "
-        "older than this (0: never; the scheduled refresh keeps them fresh).",
+        "older than this (0: only when missing; the scheduled refresh keeps them fresh).",
     )
 
     model_check_seconds: float = Field(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -61,7 +62,10 @@ def refresh_item_features(db: Database, spec: FeatureSpec, now_ms: int, due: Due
 def registered_specs(db: Database) -> tuple[dict[str, FeatureSpec], bool]:
     """The feature specifications of registered models by snapshot name, and whether every
     registered model's could be read (models registered by older releases lack it)."""
-    rows = db.read(lambda c: fetch_all(c, "models", "registered_manifests"))
+    return _specs_of(db.read(lambda c: fetch_all(c, "models", "registered_manifests")))
+
+
+def _specs_of(rows: list[sqlite3.Row]) -> tuple[dict[str, FeatureSpec], bool]:
     specs: dict[str, FeatureSpec] = {}
     complete = True
     for row in rows:
@@ -86,14 +90,36 @@ def refresh_all(db: Database, settings: Settings, now_ms: int) -> dict[str, Any]
         report["refreshed" if done else "busy"].append(name)
 
     run(POPULARITY, refresh_popularity(db, settings, now_ms))
-    specs, complete = registered_specs(db)
+    specs, _ = registered_specs(db)
     for name, spec in sorted(specs.items()):
         run(name, refresh_item_features(db, spec, now_ms))
-    for existing in snapshots.all_snapshots(db):
-        if existing.name.startswith("item_features:") and existing.name not in specs and complete:
-            snapshots.drop(db, existing.name)
-            report["dropped"].append(existing.name)
+    report["dropped"] = _drop_unused(db, now_ms)
     return report
+
+
+def _drop_unused(db: Database, now_ms: int) -> list[str]:
+    """Drop item-feature snapshots that no registered model uses. The registry and the
+    snapshot list are read together, and a snapshot claimed or rebuilt since is kept: publish
+    registers a model before it builds the model's snapshot, so a model published meanwhile
+    never loses its features."""
+
+    def read(conn: sqlite3.Connection) -> tuple[set[str], bool, list[Snapshot]]:
+        specs, complete = _specs_of(fetch_all(conn, "models", "registered_manifests"))
+        return (
+            set(specs),
+            complete,
+            [Snapshot.from_row(r) for r in fetch_all(conn, "snapshots", "all_snapshots")],
+        )
+
+    used, complete, existing = db.read(read)
+    if not complete:  # a model registered by an older release: its spec is unknown
+        return []
+    dropped = []
+    for snapshot in existing:
+        unused = snapshot.name.startswith("item_features:") and snapshot.name not in used
+        if unused and snapshots.drop(db, snapshot.name, now_ms, snapshot.generation):
+            dropped.append(snapshot.name)
+    return dropped
 
 
 @dataclass(frozen=True)
@@ -113,16 +139,26 @@ def _due(snapshot: Snapshot | None, now_ms: int, max_age_seconds: float) -> bool
 def serving_snapshots(
     db: Database, settings: Settings, spec: FeatureSpec | None, now_ms: int
 ) -> ServingSnapshots:
-    """The snapshots a request reads, built or rebuilt first when missing or stale."""
+    """The snapshots a request reads, built or rebuilt first when missing or stale. A rebuild
+    that fails is logged and the request goes on with what it read (or without: popularity
+    empty, the model unused), never with an error."""
     features_name = item_features_snapshot_name(spec) if spec is not None else None
     names = [POPULARITY, *([features_name] if features_name else [])]
     found = db.read(lambda c: snapshots.read_snapshots(c, names))
     max_age = settings.snapshot_max_age_seconds
+
+    def due(snapshot: Snapshot | None) -> bool:
+        return _due(snapshot, now_ms, max_age)
+
     rebuilt = False
-    if _due(found.get(POPULARITY), now_ms, max_age):
-        rebuilt |= _refresh_logged(POPULARITY, lambda: refresh_popularity(db, settings, now_ms))
-    if spec is not None and features_name and _due(found.get(features_name), now_ms, max_age):
-        rebuilt |= _refresh_logged(features_name, lambda: refresh_item_features(db, spec, now_ms))
+    if due(found.get(POPULARITY)):
+        rebuilt |= _refresh_logged(
+            POPULARITY, lambda: refresh_popularity(db, settings, now_ms, due)
+        )
+    if spec is not None and features_name and due(found.get(features_name)):
+        rebuilt |= _refresh_logged(
+            features_name, lambda: refresh_item_features(db, spec, now_ms, due)
+        )
     if rebuilt:
         found = db.read(lambda c: snapshots.read_snapshots(c, names))
     empty = Snapshot(POPULARITY, None, None, None, 0, {}, None)
@@ -132,8 +168,12 @@ def serving_snapshots(
     )
 
 
-def _refresh_logged(name: str, refresh: Any) -> bool:
-    done = bool(refresh())
+def _refresh_logged(name: str, refresh: Callable[[], bool]) -> bool:
+    try:
+        done = refresh()
+    except Exception:
+        logger.exception("snapshot %s could not be rebuilt during a request", name)
+        return False
     if done:
         logger.warning(
             "snapshot %s was missing or stale and was rebuilt during a request; "

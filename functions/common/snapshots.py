@@ -4,10 +4,11 @@ A snapshot (see sql/migrations/0004_snapshots.sql) is the stored result of a que
 slow to run per request or on a cold start: the popularity ranking, the model's item features.
 :func:`refresh` rebuilds one: it claims the snapshot (one refresher at a time, across
 containers and processes: the claim expires after :data:`CLAIM_MS` if its holder dies), computes
-the rows outside any write lock, writes them as a new generation in transactions of
-:data:`CHUNK_ROWS` rows (so ingest is never blocked for long), then makes that generation current
-in one short transaction and drops the generation two back (the previous one stays for requests
-that read the old pointer a moment ago).
+the rows in one read transaction, writes them as a new generation in transactions of
+:data:`CHUNK_ROWS` rows (so no write transaction holds the lock for long), then makes that
+generation current in one short transaction and drops the generation two back (the previous one
+stays for requests that read the old pointer a moment ago). In WAL mode the read blocks nobody;
+with a rollback journal (EFS) writers wait for it to end, a few seconds per million events.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -119,31 +121,46 @@ def _claim(
         current = fetch_one(conn, "snapshots", "snapshot", {"name": name})
         if due is not None and current is not None and not due(Snapshot.from_row(current)):
             return None
-        generation = int(fetch_one(conn, "snapshots", "next_generation")["generation"])  # type: ignore[index]
-        params = {"name": name, "generation": generation, "now_ms": now_ms}
-        claimed = execute(
-            conn, "snapshots", "claim_snapshot", params | {"until_ms": now_ms + CLAIM_MS}
-        )
-        if claimed.rowcount != 1:
+        claimable = current is None or (current["claimed_until_ms"] or 0) < now_ms
+        if not claimable:
             return None
+        generation = execute(conn, "snapshots", "new_generation", {"name": name}).lastrowid
+        assert generation is not None
+        params = {"name": name, "generation": generation, "now_ms": now_ms}
+        execute(conn, "snapshots", "claim_snapshot", params | {"until_ms": now_ms + CLAIM_MS})
         if current is not None and current["pending_generation"] is not None:
-            execute(
-                conn,
-                "snapshots",
-                f"delete_{table_of(name)}_generation",
-                {"generation": current["pending_generation"]},
-            )
-        return generation
+            _delete_rows(conn, name, current["pending_generation"])
+        return int(generation)
 
     return db.write(claim)
 
 
+class LostClaim(RuntimeError):
+    """Another process took the snapshot over (this refresh's claim had expired)."""
+
+
+def _still_claimed(conn: sqlite3.Connection, name: str, generation: int) -> None:
+    current = fetch_one(conn, "snapshots", "snapshot", {"name": name})
+    if current is None or current["pending_generation"] != generation:
+        raise LostClaim(f"snapshot {name}: lost the claim on generation {generation}")
+
+
+def _delete_rows(conn: sqlite3.Connection, name: str, generation: int) -> None:
+    execute(conn, "snapshots", f"delete_{table_of(name)}_generation", {"generation": generation})
+
+
 def _write_rows(db: Database, name: str, generation: int, rows: Iterable[dict[str, Any]]) -> int:
+    """Insert the rows in transactions of CHUNK_ROWS, each checking the claim is still ours."""
     statement = query("snapshots", f"insert_{table_of(name)}")
     written = 0
     iterator = iter(rows)
     while chunk := [row | {"generation": generation} for row in islice(iterator, CHUNK_ROWS)]:
-        db.write(lambda conn, chunk=chunk: conn.executemany(statement, chunk))  # type: ignore[misc]
+
+        def insert(conn: sqlite3.Connection, chunk: list[dict[str, Any]] = chunk) -> None:
+            _still_claimed(conn, name, generation)
+            conn.executemany(statement, chunk)
+
+        db.write(insert)
         written += len(chunk)
     return written
 
@@ -151,23 +168,30 @@ def _write_rows(db: Database, name: str, generation: int, rows: Iterable[dict[st
 def _publish(
     db: Database, name: str, generation: int, as_of_ms: int, rows: int, info: dict[str, Any]
 ) -> None:
+    """Make ``generation`` current; the one before stays, the one before that is deleted."""
+
     def publish(conn: sqlite3.Connection) -> None:
+        _still_claimed(conn, name, generation)
         current = fetch_one(conn, "snapshots", "snapshot", {"name": name})
-        if current is None or current["pending_generation"] != generation:
-            raise RuntimeError(f"snapshot {name}: lost the claim on generation {generation}")
-        if current["previous_generation"] is not None:
-            execute(
-                conn,
-                "snapshots",
-                f"delete_{table_of(name)}_generation",
-                {"generation": current["previous_generation"]},
-            )
+        if current is not None and current["previous_generation"] is not None:
+            _delete_rows(conn, name, current["previous_generation"])
         execute(conn, "snapshots", "publish_snapshot", {
             "name": name, "generation": generation, "as_of_ms": as_of_ms,
-            "built_ms": as_of_ms, "row_count": rows, "info": json.dumps(info),
+            "built_ms": time.time_ns() // 1_000_000, "row_count": rows, "info": json.dumps(info),
         })  # fmt: skip
 
     db.write(publish)
+
+
+def _abandon(db: Database, name: str, generation: int) -> None:
+    """After a failed refresh: delete what it wrote and end its claim if it still holds it."""
+
+    def abandon(conn: sqlite3.Connection) -> None:
+        _delete_rows(conn, name, generation)
+        params = {"name": name, "generation": generation}
+        execute(conn, "snapshots", "release_claim", params)
+
+    db.write(abandon)
 
 
 def refresh(
@@ -191,31 +215,26 @@ def refresh(
             count = built.size
         _publish(db, name, generation, now_ms, count, info | built.info)
     except BaseException:
-        db.write(
-            lambda conn: execute(
-                conn, "snapshots", "release_claim", {"name": name, "generation": generation}
-            )
-        )
+        _abandon(db, name, generation)
         raise
     logger.info("snapshot %s: generation %s, %s rows", name, generation, count)
     return True
 
 
-def drop(db: Database, name: str) -> None:
-    """Delete snapshot ``name`` and all its rows."""
+def drop(db: Database, name: str, now_ms: int, expected_generation: int | None = None) -> bool:
+    """Delete snapshot ``name`` and all its rows, unless a refresh holds a live claim on it or
+    (given ``expected_generation``) it was refreshed since the caller looked. True if dropped."""
 
-    def work(conn: sqlite3.Connection) -> None:
+    def work(conn: sqlite3.Connection) -> bool:
         current = fetch_one(conn, "snapshots", "snapshot", {"name": name})
-        if current is None:
-            return
+        if current is None or (current["claimed_until_ms"] or 0) >= now_ms:
+            return False
+        if expected_generation is not None and current["generation"] != expected_generation:
+            return False
         for column in ("generation", "previous_generation", "pending_generation"):
             if current[column] is not None:
-                execute(
-                    conn,
-                    "snapshots",
-                    f"delete_{table_of(name)}_generation",
-                    {"generation": current[column]},
-                )
+                _delete_rows(conn, name, current[column])
         execute(conn, "snapshots", "delete_snapshot", {"name": name})
+        return True
 
-    db.write(work)
+    return db.write(work)

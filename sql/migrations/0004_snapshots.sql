@@ -5,7 +5,7 @@
 -- A snapshot is a set of rows tagged with a generation. `snapshots` names the current generation
 -- of each snapshot (and the one before it, kept so that a request that read the old pointer still
 -- finds its rows); a refresh writes a new generation in small transactions and then swaps the
--- pointer in one, so ingest is never locked out for long and a reader never sees half a snapshot.
+-- pointer in one, so no write holds the lock for long and a reader never sees half a snapshot.
 
 CREATE TABLE snapshots (
     name                 TEXT PRIMARY KEY,      -- 'popularity' or 'item_features:<spec key>'
@@ -17,6 +17,14 @@ CREATE TABLE snapshots (
     row_count            INTEGER NOT NULL DEFAULT 0,
     info                 TEXT NOT NULL DEFAULT '{}', -- JSON: the parameters the rows were built with
     claimed_until_ms     INTEGER                -- a refresh in progress, until this time
+);
+
+-- Generation numbers: AUTOINCREMENT never hands out a number twice, even after every snapshot was
+-- deleted (seed --reset) or dropped, so a container's cache keyed by generation cannot mistake a
+-- new snapshot for one it already holds.
+CREATE TABLE snapshot_generations (
+    generation  INTEGER PRIMARY KEY AUTOINCREMENT,
+    name        TEXT NOT NULL
 );
 
 -- Time-decayed popularity per platform ('any' = every platform), best first.
