@@ -47,6 +47,31 @@ class Settings(BaseModel):
     )
     busy_timeout_ms: int = Field(5000, ge=0, description="How long SQLite waits for a lock.")
     write_retries: int = Field(8, ge=0, description="Retries of a write that found SQLite busy.")
+    write_wait_seconds: float = Field(
+        8.0,
+        gt=0,
+        le=60,
+        description="Total time a request may spend waiting for a busy database (retries and "
+        "busy timeouts together) before it answers 503 with Retry-After.",
+    )
+
+    auth: Literal["keys", "off"] = Field(
+        "keys",
+        description="keys: every request needs an API key (x-api-key) or an end-user JWT; off: "
+        "no access control at all, for a laptop only (never set in template.yaml).",
+    )
+    api_key_cache_seconds: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description="How long a container trusts a key it has looked up: a revoked key stops "
+        "working within this delay.",
+    )
+    jwt_user_claim: str = Field(
+        "sub",
+        min_length=1,
+        description="The JWT claim that holds the end user's user_id (API Gateway JWT authorizer).",
+    )
 
     event_types: tuple[str, ...] = ("view", "click", "like", "share", "skip")
     positive_event_types: tuple[str, ...] = ("view", "click", "like", "share")
@@ -54,6 +79,13 @@ class Settings(BaseModel):
     platforms: tuple[str, ...] = ("web", "ios", "android")
     max_batch_size: int = Field(500, ge=1)
     max_body_bytes: int = Field(1_048_576, ge=1024)
+    max_json_depth: int = Field(
+        32, ge=4, le=200, description="Deepest nesting of objects and arrays a body may have."
+    )
+    max_number_digits: int = Field(
+        20, ge=10, le=4000, description="Longest integer literal (digits) a body may hold."
+    )
+    max_query_params: int = Field(20, ge=1, le=200, description="Query parameters per request.")
     event_max_age_days: float = Field(
         30.0, gt=0, description="Events older than this (client ts) are rejected by the API."
     )
