@@ -1,10 +1,23 @@
 """All database access: connections, migrations, transactions and retries on a busy SQLite file.
 
 One :class:`Database` per container (see :func:`get_database`). Writes go through
-:meth:`Database.write`, which runs a unit of work inside ``BEGIN IMMEDIATE`` and retries it with
-jittered exponential backoff while SQLite reports the file busy or locked (another Lambda container
-holds the write lock). The unit of work must therefore be safe to run again: every write in this
-project is idempotent (primary keys, ``ON CONFLICT``).
+:meth:`Database.write`, which runs a unit of work inside ``BEGIN IMMEDIATE``; reads that need one
+snapshot go through :meth:`Database.read`. Both retry while SQLite reports the file busy or locked
+(another Lambda container holds the lock), with jittered exponential backoff between attempts.
+
+The wait is bounded by total time, not by a count: a request spends at most ``wait_seconds``
+(``MEDIAREC_WRITE_WAIT_SECONDS``) waiting, SQLite's busy timeouts and our backoff sleeps together,
+before :class:`DatabaseBusyError`, which the API answers 503 with ``Retry-After``. Each attempt's
+busy timeout is ``min(busy_timeout_ms, time left)``, and ``retries`` still caps the attempts (a
+zero busy timeout with a count of retries is the test suite's way of failing fast).
+
+Any error inside the transaction rolls the whole unit back, including a ``COMMIT`` that found the
+file busy (on a rollback journal the commit needs an exclusive lock that readers can hold off;
+SQLite then keeps the transaction open, half a batch in it): the retry runs the whole unit again,
+so a half-written batch never stays. The unit of work must therefore be safe to run again: every
+write in this project is idempotent (primary keys, ``ON CONFLICT``). A process killed inside a
+transaction leaves nothing behind either: the next connection rolls back the hot journal (DELETE,
+TRUNCATE) or ignores the uncommitted WAL frames (tests/test_crash_safety.py).
 """
 
 from __future__ import annotations
@@ -28,10 +41,12 @@ T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 _BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+FIRST_BACKOFF_SECONDS = 0.01  # the sleep before the first retry, doubled after each (jittered)
+MAX_BACKOFF_SECONDS = 0.5
 
 
 class DatabaseBusyError(RuntimeError):
-    """The database stayed locked through every retry; the caller should answer 503."""
+    """The database stayed locked for the whole wait bound (or every retry); answer 503."""
 
 
 def is_busy(error: sqlite3.OperationalError) -> bool:
@@ -65,10 +80,16 @@ class Database:
         journal_mode: str = "wal",
         busy_timeout_ms: int = 5000,
         retries: int = 8,
+        wait_seconds: float = 8.0,
         read_only: bool = False,
     ) -> None:
+        """``busy_timeout_ms``: the longest one attempt lets SQLite wait for a lock;
+        ``retries``: attempts after the first, at most; ``wait_seconds``: the total time one
+        :meth:`write` or :meth:`read` may spend waiting, all attempts and sleeps together."""
         self.path = str(path)
         self.retries = retries
+        self.busy_timeout_ms = int(busy_timeout_ms)
+        self.wait_seconds = wait_seconds
         self.read_only = read_only
         self._lock = threading.RLock()
         self._checkpointer: Checkpointer | None = None
@@ -83,7 +104,9 @@ class Database:
             timeout=busy_timeout_ms / 1000,
         )
         self.conn.row_factory = sqlite3.Row
-        self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        self.conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+        self._timeout_ms = self.busy_timeout_ms  # what the connection's busy timeout is now
+        self._unfinished = False  # a transaction whose ROLLBACK failed is still open
         self.conn.execute("PRAGMA foreign_keys = ON")
         if not read_only:
             self._retry(lambda: self._set_journal_mode(journal_mode))
@@ -102,13 +125,15 @@ class Database:
             self._checkpointer = Checkpointer(self.path)
 
     def schema_version(self) -> int:
-        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+        return self.read(lambda conn: int(conn.execute("PRAGMA user_version").fetchone()[0]))
 
     def migrate(self) -> int:
         """Apply pending migrations exactly once, even when several processes start together.
 
         The version check happens inside ``BEGIN IMMEDIATE``, so a second cold start waits for
-        the first one's lock and then finds nothing left to do.
+        the first one's lock and then finds nothing left to do. Every pending file and the new
+        ``user_version`` commit together (SQLite's DDL is transactional): a process killed
+        midway leaves the previous version, and the next start applies the files again.
         """
         files = migration_files()
         target = len(files)
@@ -130,33 +155,72 @@ class Database:
 
     # -- transactions ---------------------------------------------------------------------
     def _retry(self, attempt: Callable[[], T]) -> T:
-        delay = 0.01
-        for tries in range(self.retries + 1):
-            try:
-                return attempt()
-            except sqlite3.OperationalError as error:
-                if not is_busy(error):
-                    raise
-                if tries == self.retries:
+        """``attempt()``, again after a jittered, growing sleep while SQLite reports busy, until
+        ``wait_seconds`` have passed or ``retries`` are spent; then :class:`DatabaseBusyError`."""
+        started = time.monotonic()
+        deadline = started + self.wait_seconds
+        backoff = FIRST_BACKOFF_SECONDS
+        tries = 0
+        try:
+            while True:
+                try:
+                    with self._lock:
+                        left_ms = int((deadline - time.monotonic()) * 1000)
+                        self._use_busy_timeout(max(0, min(self.busy_timeout_ms, left_ms)))
+                        return attempt()
+                except sqlite3.OperationalError as error:
+                    if not is_busy(error):
+                        raise
+                    busy = error
+                left = deadline - time.monotonic()
+                if tries >= self.retries or left <= 0:
                     raise DatabaseBusyError(
-                        f"database stayed locked after {self.retries} retries"
-                    ) from error
-                time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 1.0)
-        raise AssertionError("unreachable")
+                        f"database stayed locked for {time.monotonic() - started:.2f} s "
+                        f"({tries + 1} attempts)"
+                    ) from busy
+                tries += 1
+                time.sleep(min(left, backoff * (0.5 + random.random())))
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+        finally:
+            if self._timeout_ms != self.busy_timeout_ms:  # for code using ``conn`` directly
+                with self._lock:
+                    self._use_busy_timeout(self.busy_timeout_ms)
+
+    def _use_busy_timeout(self, milliseconds: int) -> None:
+        if milliseconds != self._timeout_ms:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
+            self._timeout_ms = milliseconds
+
+    def _begin(self, statement: str) -> None:
+        if self._unfinished and self.conn.in_transaction:  # a rollback failed: try it again
+            self.conn.execute("ROLLBACK")
+        self._unfinished = False
+        self.conn.execute(statement)  # a transaction already open (nesting) fails here
+
+    def _rollback(self) -> None:
+        """Undo the open transaction, if SQLite has not already; the caller re-raises its error."""
+        if not self.conn.in_transaction:
+            return
+        try:
+            self.conn.execute("ROLLBACK")
+        except sqlite3.Error:  # keep the error that got us here; the next _begin tries again
+            self._unfinished = True
+            logger.exception("rollback failed")
 
     def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``work(conn)`` in one ``BEGIN IMMEDIATE`` transaction, retrying while busy."""
+        """Run ``work(conn)`` in one ``BEGIN IMMEDIATE`` transaction, retrying while busy.
+
+        Whatever fails, the busy ``COMMIT`` of a rollback journal included, rolls the whole
+        transaction back before the error leaves (or the retry runs ``work`` again)."""
 
         def attempt() -> T:
             with self._lock:
-                self.conn.execute("BEGIN IMMEDIATE")
+                self._begin("BEGIN IMMEDIATE")
                 try:
                     result = work(self.conn)
                     self.conn.execute("COMMIT")  # may itself be busy on a rollback journal
                 except BaseException:
-                    if self.conn.in_transaction:
-                        self.conn.execute("ROLLBACK")
+                    self._rollback()
                     raise
             checkpointer = self._checkpointer  # close() may clear it meanwhile
             if checkpointer is not None:
@@ -167,13 +231,15 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
-        """A consistent snapshot for several reads (deferred transaction)."""
+        """A consistent snapshot for several reads (deferred transaction), not retried."""
         with self._lock:
-            self.conn.execute("BEGIN")
+            self._begin("BEGIN")
             try:
                 yield self.conn
-            finally:
-                self.conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+            self.conn.execute("COMMIT")
 
     def read(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run read-only ``work(conn)`` in one snapshot, retrying while busy."""
@@ -230,6 +296,7 @@ def open_database(settings: Settings) -> Database:
         journal_mode=settings.journal_mode,
         busy_timeout_ms=settings.busy_timeout_ms,
         retries=settings.write_retries,
+        wait_seconds=settings.write_wait_seconds,
     )
     database.migrate()
     return database
