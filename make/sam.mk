@@ -2,7 +2,8 @@
 #
 #   build        sam validate --lint, sam build (no Docker: functions/Makefile), bundle sizes
 #   build-check  train a small model with the dev environment, then import and invoke the built
-#                recommend function with a bare python3.12 and check that model answers
+#                recommend function with a bare python3.12 (its folder, the layer and, after them,
+#                the SDK Lambda's runtime provides) and check that model answers
 #
 # Offline-safe: needs no AWS credentials. Paths are relative to the repository root.
 
@@ -18,6 +19,11 @@ BUNDLE_LIMIT_MB ?= 250
 BUILD_CHECK_VENV ?= .build/py312-bare
 BUILD_CHECK_WORLD ?= .build/build-check-world
 BUILD_CHECK_MODEL ?= build-check
+# Stands in for Lambda's /var/runtime: the SDK for Python that the python3.12 runtime provides and the
+# layer leaves out (functions/Makefile, RUNTIME_PROVIDED). The runtime's version varies by Region and
+# over time; the check takes the boto3 of the dev environment (and the botocore it resolves).
+BUILD_CHECK_RUNTIME ?= .build/lambda-runtime
+BUILD_CHECK_SDK ?= boto3==$(shell $(VENV)/bin/python -c 'import importlib.metadata as m; print(m.version("boto3"))')
 
 # A python3.12 that really runs (a pyenv shim named python3.12 may exist and still fail);
 # looked up only when build-check needs it.
@@ -45,10 +51,16 @@ build-check:
 		$(abspath $(VENV))/bin/mediarec train --epochs 3 --model-version $(BUILD_CHECK_MODEL) \
 		--runs-dir runs --publish --quiet
 	cd $(BUILD_CHECK_WORLD) && MEDIAREC_DB_PATH=mediarec.sqlite $(abspath $(VENV))/bin/mediarec refresh
-	# the built function alone (its folder and the layer, no torch, no pandas) serves that model
+	# the runtime's SDK, installed apart from the layer as Lambda's /var/runtime is
+	rm -rf $(BUILD_CHECK_RUNTIME)
+	$(VENV)/bin/python -m pip install --platform manylinux2014_x86_64 --implementation cp \
+		--python-version 3.12 --only-binary=:all: --no-compile --disable-pip-version-check --quiet \
+		"$(BUILD_CHECK_SDK)" -t $(BUILD_CHECK_RUNTIME)
+	# the built function alone (its folder, the layer, the runtime's SDK; no torch, no pandas)
+	# serves that model
 	rm -rf $(BUILD_CHECK_VENV)
 	$(PYTHON312) -m venv --without-pip $(BUILD_CHECK_VENV)
 	$(BUILD_CHECK_VENV)/bin/python scripts/check_built_function.py --build-dir $(SAM_BUILD_DIR) \
-		--world $(BUILD_CHECK_WORLD) --expect-model $(BUILD_CHECK_MODEL)
+		--runtime-dir $(BUILD_CHECK_RUNTIME) --world $(BUILD_CHECK_WORLD) --expect-model $(BUILD_CHECK_MODEL)
 
 .DEFAULT_GOAL := $(_SAM_MK_DEFAULT_GOAL)

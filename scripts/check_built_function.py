@@ -1,10 +1,16 @@
 """Smoke-test the built recommend function the way Lambda loads it, outside Lambda.
 
 Run it with a bare python3.12 (a virtual environment with no packages, see `make build-check`):
-only the built layer (``.aws-sam/build/DependenciesLayer/python``) and the built function folder
-(``.aws-sam/build/RecommendFunction``) are put on sys.path, as /opt/python and /var/task are in
-Lambda. It checks that torch and pandas cannot be imported, imports the handler, invokes it with
-``events/recommend_get.json`` and a stand-in Lambda context, and prints the response.
+only the built function folder (``.aws-sam/build/RecommendFunction``) and the built layer
+(``.aws-sam/build/DependenciesLayer/python``) are put on sys.path, as /var/task and /opt/python are
+in Lambda, followed by ``--runtime-dir`` when given: a folder holding what Lambda's python3.12
+runtime itself provides after the layers (/var/runtime: boto3, botocore and what they import), which
+the layer leaves out (functions/Makefile, RUNTIME_PROVIDED). It checks that torch and pandas cannot
+be imported, that the runtime's packages do not come from the layer or the function (and do come
+from ``--runtime-dir`` when given, along with the X-Ray SDK's botocore patch that MEDIAREC_TRACING
+imports), imports the handler and invokes it with ``events/recommend_get.json`` and a stand-in
+Lambda context: without an API key (401), then with a read key it mints in the check's database
+through the built code, and prints the response.
 
 With ``--world DIR`` (what `make build-check` passes: a seeded database whose trained model was
 published and activated by the development environment) it serves a copy of DIR/mediarec.sqlite
@@ -12,7 +18,7 @@ and, with ``--expect-model VERSION``, fails unless that model answered: the resp
 version and its items were ranked by the model. Without it, a fresh empty database is used.
 
     python3.12 scripts/check_built_function.py [--build-dir .aws-sam/build] [--event PATH]
-        [--world DIR --expect-model VERSION]
+        [--runtime-dir DIR] [--world DIR --expect-model VERSION]
 """
 
 from __future__ import annotations
@@ -25,12 +31,19 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
 FORBIDDEN_MODULES = ("torch", "pandas")
+# Lambda's python3.12 runtime provides these (the SDK for Python and its imports); the layer must
+# not carry them (functions/Makefile, RUNTIME_PROVIDED names their distributions).
+RUNTIME_MODULES = ("boto3", "botocore", "s3transfer", "dateutil", "six", "urllib3")
+# What Powertools' Tracer imports when MEDIAREC_TRACING is on: the X-Ray SDK patching botocore.
+TRACING_MODULES = ("aws_xray_sdk.core", "aws_xray_sdk.ext.botocore.patch")
 FUNCTION = "RecommendFunction"
 HANDLER_MODULE = "functions.recommend.app"
+API_KEY_HEADER = "x-api-key"
 
 
 class FakeLambdaContext:
@@ -55,24 +68,49 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build-dir", type=Path, default=Path(".aws-sam/build"))
     parser.add_argument("--event", type=Path, default=Path("events/recommend_get.json"))
+    parser.add_argument(
+        "--runtime-dir", type=Path, help="stands in for Lambda's /var/runtime (boto3, botocore...)"
+    )
     parser.add_argument("--world", type=Path, help="folder holding a mediarec.sqlite to serve")
     parser.add_argument("--expect-model", help="the model version that must answer")
     args = parser.parse_args(argv)
 
     layer_dir = (args.build_dir / "DependenciesLayer" / "python").resolve()
     function_dir = (args.build_dir / FUNCTION).resolve()
+    runtime_dir = args.runtime_dir.resolve() if args.runtime_dir is not None else None
     for folder in (layer_dir, function_dir):
         if not folder.is_dir():
             print(f"missing {folder}: run `make build` first", file=sys.stderr)
             return 2
-    # Lambda's order: the function's own code first, then the layers.
-    sys.path[:0] = [str(function_dir), str(layer_dir)]
+    if runtime_dir is not None and not runtime_dir.is_dir():
+        print(f"missing {runtime_dir}: the runtime's SDK folder", file=sys.stderr)
+        return 2
+    # Lambda's order: the function's own code first, then the layers, then the runtime's packages.
+    sys.path[:0] = [str(function_dir), str(layer_dir), *([str(runtime_dir)] if runtime_dir else [])]
     print(f"python {sys.version.split()[0]} at {sys.executable}")
 
     for name in FORBIDDEN_MODULES:
         spec = importlib.util.find_spec(name)
         assert spec is None, f"{name} is importable ({spec.origin}): it must stay out of the bundle"
     print(f"not importable, as it should be: {', '.join(FORBIDDEN_MODULES)}")
+
+    for name in RUNTIME_MODULES:
+        origin = _origin(name)
+        for bundled in (function_dir, layer_dir):
+            assert origin is None or not origin.is_relative_to(bundled), (
+                f"{name} comes from {origin}: Lambda's runtime provides it, keep it out"
+            )
+        if runtime_dir is not None:
+            assert origin is not None and origin.is_relative_to(runtime_dir), (
+                f"{name} should come from the runtime folder {runtime_dir}, not {origin}"
+            )
+    if runtime_dir is not None:
+        for name in TRACING_MODULES:
+            importlib.import_module(name)
+        print(f"from the runtime folder, not the bundle: {', '.join(RUNTIME_MODULES)}")
+        print(f"importable with the layer and the runtime's SDK: {', '.join(TRACING_MODULES)}")
+    else:
+        print(f"not in the bundle (the runtime provides them): {', '.join(RUNTIME_MODULES)}")
 
     event = json.loads(args.event.read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory(prefix="mediarec-build-check-") as tmp:
@@ -93,6 +131,16 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(HANDLER_MODULE)
         origin = Path(module.__file__ or "").resolve()
         assert origin.is_relative_to(function_dir), f"{HANDLER_MODULE} came from {origin}"
+        # the door is in the bundle: no key is a 401; a read key minted in this copy is let in
+        headers = {
+            name: value
+            for name, value in (event.get("headers") or {}).items()
+            if name.lower() != API_KEY_HEADER
+        }
+        anonymous = module.handler({**event, "headers": headers}, FakeLambdaContext())
+        assert anonymous.get("statusCode") == 401, f"no API key, yet: {anonymous}"
+        print(f"{HANDLER_MODULE}.handler -> 401 without an API key")
+        event = {**event, "headers": {**headers, API_KEY_HEADER: _mint_read_key()}}
         response = module.handler(event, FakeLambdaContext())
 
     assert response.get("statusCode") == 200, f"statusCode {response.get('statusCode')}: {response}"
@@ -108,6 +156,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"served by the trained model {args.expect_model} (reasons: {sorted(reasons)})")
     print(json.dumps(body, indent=2))
     return 0
+
+
+def _mint_read_key() -> str:
+    """A new API key with the read scope, stored in the check's database by the built code."""
+    api_keys = importlib.import_module("functions.common.api_keys")
+    database = importlib.import_module("functions.common.db").get_database()
+    _record, key = api_keys.create_key(database, ["read"], "build-check", int(time.time() * 1000))
+    return str(key)
+
+
+def _origin(name: str) -> Path | None:
+    """Where ``import name`` would load from (a package's folder or a module's file), or None."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        return None
+    return Path(spec.origin).resolve()
 
 
 if __name__ == "__main__":
