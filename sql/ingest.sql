@@ -44,3 +44,9 @@ DELETE FROM events WHERE user_id = :user_id;
 
 -- name: delete_user
 DELETE FROM users WHERE user_id = :user_id;
+
+-- name: upsert_deleted_user
+-- The tombstone of a deletion (see sql/migrations/0005_access.sql): the SHA-256 of the user id,
+-- never the id, and the time of the latest deletion.
+INSERT INTO deleted_users (user_hash, deleted_ms) VALUES (:user_hash, :deleted_ms)
+ON CONFLICT (user_hash) DO UPDATE SET deleted_ms = excluded.deleted_ms;

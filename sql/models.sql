@@ -14,10 +14,11 @@ UPDATE models SET active = 0 WHERE active = 1;
 UPDATE models SET active = 1, activated_ms = :now_ms WHERE version = :version;
 
 -- name: active_model
-SELECT version, uri, checksum, manifest, activated_ms FROM models WHERE active = 1;
+SELECT version, uri, checksum, manifest, created_ms, activated_ms FROM models WHERE active = 1;
 
 -- name: model_by_version
-SELECT version, uri, checksum, manifest, activated_ms, active FROM models WHERE version = :version;
+SELECT version, uri, checksum, manifest, created_ms, activated_ms, active FROM models
+WHERE version = :version;
 
 -- name: registered_manifests
 SELECT version, manifest FROM models ORDER BY created_ms;

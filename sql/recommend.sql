@@ -31,6 +31,10 @@ LIMIT :limit;
 -- Items the user already has any event on (viewed, clicked, liked, shared or skipped).
 SELECT DISTINCT item_id FROM events WHERE user_id = :user_id;
 
+-- name: user_deleted_ms
+-- The user's deletion tombstone, looked up by the SHA-256 of the id (primary key).
+SELECT deleted_ms FROM deleted_users WHERE user_hash = :user_hash;
+
 -- name: insert_recommendation
 INSERT INTO recommendations (recommendation_id, user_id, platform, k, model_version, request,
                              served_ms)

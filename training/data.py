@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from functions.common import clock, sql, tombstones
 from functions.common import features as F
-from functions.common import sql
 from functions.common.clock import HOUR_MS
 from functions.common.db import Database, execute, fetch_all
 from functions.common.settings import Settings
@@ -65,18 +65,38 @@ def last_items(split: Split, length: int) -> np.ndarray:
     return _padded(per_user, length, split.n_items)
 
 
+def forget_deleted_users(conn: sqlite3.Connection) -> None:
+    """Fill temp.forgotten_users on ``conn``: the ids with a deletion tombstone, whose events
+    and impressions up to the deletion every training read leaves out (sql/training.sql)."""
+    tombstones.install_sql_function(conn)
+    execute(conn, "training", "create_forgotten_users")
+    execute(conn, "training", "clear_forgotten_users")
+    execute(conn, "training", "fill_forgotten_users")
+
+
 def load_interactions(database: Database, types: tuple[str, ...]) -> Interactions:
-    rows = database.read(lambda c: fetch_all(c, "training", "interactions", {"types": types}))
+    """The interactions to train on, stamped with the time they were read (taken before the
+    read: a user deleted from then on may be among them)."""
+    read_ms = clock.now_ms()
+
+    def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        forget_deleted_users(conn)
+        return fetch_all(conn, "training", "interactions", {"types": types})
+
+    rows = database.read(read)
     if not rows:
         raise ValueError(
             f"no events of types {list(types)} in {database.path}: nothing to train on"
         )
-    return Interactions.from_pairs(
+    interactions = Interactions.from_pairs(
         [r["user_id"] for r in rows], [r["item_id"] for r in rows], [r["ts_ms"] for r in rows]
     )
+    interactions.read_ms = read_ms
+    return interactions
 
 
 def _fill_training_source(conn: sqlite3.Connection, split: Split, as_of_ms: int) -> None:
+    forget_deleted_users(conn)  # also read by unengaged_impressions after this
     execute(conn, "training", "create_training_pairs")
     execute(conn, "training", "clear_training_pairs")
     users, items = split.pairs("train")
@@ -184,6 +204,7 @@ def save_training_data(data: TrainingData, folder: Path) -> None:
         "item_ids": inter.item_ids,
         "split": split.kind,
         "as_of_ms": data.as_of_ms,
+        "data_read_ms": inter.read_ms,
         "features": data.spec.to_dict(),
     }
     (folder / DATA_META).write_text(json.dumps(meta), encoding="utf-8")
@@ -193,7 +214,12 @@ def load_training_data(folder: Path) -> TrainingData:
     arrays = np.load(folder / DATA_ARRAYS)
     meta = json.loads((folder / DATA_META).read_text(encoding="utf-8"))
     inter = Interactions(
-        meta["user_ids"], meta["item_ids"], arrays["users"], arrays["items"], arrays["ts_ms"]
+        meta["user_ids"],
+        meta["item_ids"],
+        arrays["users"],
+        arrays["items"],
+        arrays["ts_ms"],
+        meta.get("data_read_ms"),
     )
     split = Split(
         inter, meta["split"], arrays["train"], arrays["valid"], arrays["test"], seen_sets(inter)

@@ -153,6 +153,9 @@ def export_bundle(
             "to_ms": window[1],
         },
         "features_as_of_ms": data.as_of_ms,
+        # when training read the events (None: not from the database); serving treats users
+        # deleted from then on as unknown to this model (functions/common/tombstones.py)
+        "data_read_ms": data.split.data.read_ms,
         "data_fingerprint": data.split.data.fingerprint(),
         "split": data.split.kind,
         "metrics": metrics,

@@ -25,6 +25,7 @@ def _manifest_summary(manifest: Manifest) -> str:
         "model_version",
         "created_at",
         "training_window",
+        "data_read_ms",
         "metrics",
         "data_fingerprint",
         "split",

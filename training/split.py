@@ -34,6 +34,9 @@ class Interactions:
     users: np.ndarray  # int64 user index per interaction
     items: np.ndarray  # int64 item index per interaction
     ts_ms: np.ndarray  # int64 time of the first event of the pair
+    # when they were read from the database (epoch ms; None: not read from one): a user deleted
+    # from then on may be in a model trained on them (functions/common/tombstones.py)
+    read_ms: int | None = None
 
     @property
     def n_users(self) -> int:

@@ -1,9 +1,10 @@
 """Model bundles: a folder with ``model.onnx``, ``retrieval.npz`` and ``manifest.json``.
 
 The manifest names the model version, the id-to-index maps, the feature specification and
-normalisation, the training window, the offline metrics and the SHA-256 of every other file.
-:func:`verify_bundle` refuses a bundle whose files do not match their checksums, so a truncated
-copy or a tampered file is never served. No torch here: serving and publishing read bundles.
+normalisation, the training window, when the training data was read, the offline metrics and the
+SHA-256 of every other file. :func:`verify_bundle` refuses a bundle whose files do not match
+their checksums, so a truncated copy or a tampered file is never served. No torch here: serving
+and publishing read bundles.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from functions.common.clock import parse_timestamp
 
 MANIFEST = "manifest.json"
 MODEL_FILE = "model.onnx"
@@ -54,6 +57,17 @@ class Manifest:
     @property
     def item_ids(self) -> list[str]:
         return list(self.data["item_ids"])
+
+    @property
+    def data_read_ms(self) -> int | None:
+        """When training read the events this model learnt from (epoch ms; ``data_read_ms``).
+        Bundles written before that field give their export time (``created_at``), which is
+        later than the read; None when neither is there."""
+        if self.data.get("data_read_ms") is not None:
+            return int(self.data["data_read_ms"])
+        if self.data.get("created_at"):
+            return parse_timestamp(self.data["created_at"])
+        return None
 
     def path(self, name: str) -> Path:
         return self.folder / name

@@ -49,6 +49,8 @@ class ServingModel:
     item_ids: list[str]
     history_length: int = 0
     retrieval: dict[str, np.ndarray] = field(default_factory=dict)
+    # when its training data was read (see data_read_ms): users deleted since are unknown to it
+    data_read_ms: int = 0
 
     @property
     def padding_item(self) -> int:
@@ -94,6 +96,7 @@ class ModelSlot:
         try:
             folder = local_bundle(row["uri"], row["version"])
             self.model = load_model(folder, row["checksum"], threads)
+            self.model.data_read_ms = data_read_ms(self.model.manifest, row["created_ms"])
             self.status, self.error = "active", None
             logger.info("serving model %s from %s", self.version, row["uri"])
         except Exception as error:
@@ -112,6 +115,14 @@ class ModelRegistry:
         """The slot serving ``user_id``: the A/B version for its share of users (when loaded)."""
         use_ab = settings.ab_model_version and self.ab.model is not None
         return self.ab if use_ab and ab_bucket(user_id) < settings.ab_share else self.active
+
+
+def data_read_ms(manifest: Manifest, registered_ms: int | None) -> int:
+    """When the model's training data was read: the manifest's time, or for an older bundle the
+    earliest of its export and its registration (both after the read); 0 if none is known, so
+    that every deletion tombstone applies to the model."""
+    known = [t for t in (manifest.data_read_ms, registered_ms) if t is not None]
+    return int(min(known)) if known else 0
 
 
 def ab_bucket(user_id: str) -> float:

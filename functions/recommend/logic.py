@@ -9,6 +9,7 @@ import sqlite3
 import uuid
 from dataclasses import dataclass, replace
 
+from functions.common import tombstones
 from functions.common.clock import to_iso
 from functions.common.db import Database, execute, fetch_all
 from functions.common.model_runtime import ServingModel, serving_models
@@ -81,9 +82,10 @@ def _model_candidates(
     seen: set[str],
     popular: list[str],
 ) -> list[Candidate]:
-    """The model's ranking for a user it knows; for one it does not, up to half the feed from
-    what follows their own recent engagement (in-session); else nothing."""
-    if request.user_id in model.user_index:
+    """The model's ranking for a user it knows; for one it does not (or that was deleted after
+    its training data was read), up to half the feed from what follows their own recent
+    engagement (in-session); else nothing."""
+    if request.user_id in model.user_index and not _forgotten(model, request.user_id, db):
         ranked = rank_with_model(
             model, db, features, user_id=request.user_id, now_ms=now_ms, excluded=seen,
             extra_candidates=popular,
@@ -96,6 +98,13 @@ def _model_candidates(
             kind=request.kind, category=request.category, limit=(request.k + 1) // 2,
         )  # fmt: skip
     return [Candidate(item, round(score, 6), "model", kind) for item, score, kind in ranked]
+
+
+def _forgotten(model: ServingModel, user_id: str, db: Database) -> bool:
+    """Whether a user ``model`` knows was deleted at or after its training data was read, so
+    that its embedding of them must not be used: one primary-key read of the tombstones, paid
+    only by users the model knows."""
+    return tombstones.forgets(model.data_read_ms, tombstones.deleted_ms(db, user_id))
 
 
 def _exploration(
