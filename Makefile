@@ -27,16 +27,21 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
+DEMO_KEY_FILE ?= data/demo-api-key
+
 demo: install
 	$(BIN)/mediarec seed --if-empty
 	$(BIN)/mediarec train --publish --skip-if-active
+	@$(BIN)/mediarec keys create --scope admin --name demo --key-file $(DEMO_KEY_FILE) --reuse --key-only >/dev/null
 	@echo
+	@echo "API key (admin scope, saved in $(DEMO_KEY_FILE)): $$(cat $(DEMO_KEY_FILE))"
 	@echo "Try:"
-	@echo "  curl 'http://$(HOST):$(PORT)/recommendations/u00001?k=10&platform=web'"
-	@echo "  curl -X POST http://$(HOST):$(PORT)/events -H 'content-type: application/json' \\"
+	@echo "  KEY=\$$(cat $(DEMO_KEY_FILE))"
+	@echo "  curl -H \"x-api-key: \$$KEY\" 'http://$(HOST):$(PORT)/recommendations/u00001?k=10&platform=web'"
+	@echo "  curl -X POST http://$(HOST):$(PORT)/events -H \"x-api-key: \$$KEY\" -H 'content-type: application/json' \\"
 	@echo "       -d '{\"event_id\": \"e-1\", \"user_id\": \"u00001\", \"item_id\": \"i00001\", \"event_type\": \"click\", \"platform\": \"web\"}'"
-	@echo "  curl 'http://$(HOST):$(PORT)/metrics?k=10'"
-	@echo "  open http://$(HOST):$(PORT)/docs for the Swagger UI"
+	@echo "  curl -H \"x-api-key: \$$KEY\" 'http://$(HOST):$(PORT)/metrics?k=10'"
+	@echo "  open http://$(HOST):$(PORT)/docs for the Swagger UI (Authorize: paste the key)"
 	@echo
 	$(BIN)/mediarec serve --host $(HOST) --port $(PORT)
 

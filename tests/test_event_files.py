@@ -27,6 +27,12 @@ EXPECTED = {
     "recommend_get_filtered": (200, {"recommendation_id", "items"}),
     "recommend_get_bad_k": (422, {"error", "message", "errors"}),
     "recommend_health": (200, {"status", "model_version"}),
+    "recommend_get_no_key": (401, {"error", "message", "errors"}),
+    # end users through the client API: API Gateway's JWT authorizer passed their claims
+    "recommend_get_jwt": (200, {"recommendation_id", "items"}),
+    "recommend_get_jwt_other_user": (403, {"error", "message", "errors"}),
+    "ingest_post_events_jwt": (200, {"stored", "results"}),
+    "ingest_post_events_jwt_other_user": (403, {"error", "message", "errors"}),
     "metrics_get": (200, {"pac", "ctr", "coverage", "breakdown"}),
     "metrics_get_platform": (200, {"pac", "ctr", "coverage", "breakdown"}),
 }

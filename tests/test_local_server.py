@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from functions.common.db import get_database
 from tests.conftest import FIXED_NOW_MS
+from tests.utils.factories import add_api_key
 from training.cli import main
+from training.lambda_local import EXAMPLE_API_KEY
 from training.local_server import build_app
 
 
 def test_one_process_serves_every_route_and_the_docs():
-    client = TestClient(build_app())
+    client = TestClient(build_app(), headers={"x-api-key": EXAMPLE_API_KEY})
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {
@@ -67,6 +70,7 @@ def test_seed_then_serve_recommends_seeded_users(tmp_path, capsys):
     assert main(["seed", "--db", str(db), "--if-empty", "--quiet"]) == 0
     assert "not seeding" in capsys.readouterr().out
     assert main(["seed", "--db", str(db), "--quiet"]) == 2  # refuses without --reset
-    client = TestClient(build_app())
+    add_api_key(get_database(), EXAMPLE_API_KEY)  # the --db switch opened another file
+    client = TestClient(build_app(), headers={"x-api-key": EXAMPLE_API_KEY})
     feed = client.get("/recommendations/u0001", params={"k": 10}).json()
     assert len(feed["items"]) == 10 and feed["items"][0]["reason"] == "popular"

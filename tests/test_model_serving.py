@@ -13,9 +13,10 @@ from functions.common.resources import reset_resources
 from functions.common.settings import Settings
 from functions.recommend.app import handler
 from tests.conftest import FIXED_NOW_MS
+from tests.utils.factories import add_api_key
 from training import pipeline
 from training.export import export_bundle
-from training.lambda_local import http_event, invoke
+from training.lambda_local import EXAMPLE_API_KEY, http_event, invoke
 from training.publish import publish
 from training.synthetic import WorldConfig, generate_world, write_world
 from training.train import TrainConfig
@@ -39,6 +40,7 @@ def served_world(tmp_path_factory) -> Served:
     root = tmp_path_factory.mktemp("served")
     database = Database(root / "world.sqlite")
     database.migrate()
+    add_api_key(database, EXAMPLE_API_KEY)
     config = WorldConfig(seed=11, users=120, items=300, events=10_000, end_ms=FIXED_NOW_MS)
     write_world(database, generate_world(config))
     prepared = pipeline.prepare(database, Settings.from_env(env_file=None))

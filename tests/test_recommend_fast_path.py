@@ -16,6 +16,7 @@ from mangum import Mangum
 from functions.common.clock import HOUR_MS
 from functions.common.db import DatabaseBusyError
 from functions.common.errors import ApiError
+from functions.common.lambda_runtime import behind_door
 from functions.recommend import fast_path, routes
 from functions.recommend.app import handler
 from functions.recommend.fast_path import answer_feed_request
@@ -35,14 +36,20 @@ def feed_event(path: str, raw_query: str = "", method: str = "GET") -> dict[str,
 
 
 def through_fastapi(event: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI behind Mangum (its route dependency passes the same door)."""
     response: dict[str, Any] = Mangum(routes.app, lifespan="off")(event, FakeLambdaContext())
     return response
 
 
 def through_fast_path(event: dict[str, Any]) -> dict[str, Any]:
-    response = answer_feed_request(event, FakeLambdaContext())
-    assert response is not None, "the fast path left this request to FastAPI"
-    return response
+    """The fast path behind the door, as the handler calls it."""
+
+    def respond() -> dict[str, Any]:
+        response = answer_feed_request(event, FakeLambdaContext())
+        assert response is not None, "the fast path left this request to FastAPI"
+        return response
+
+    return behind_door(event, respond)
 
 
 def normalised(response: dict[str, Any]) -> dict[str, Any]:
@@ -163,8 +170,10 @@ def test_fast_path_answers_as_fastapi_does(world, path, raw_query):
 def test_the_battery_covers_answers_and_every_kind_of_error(world):
     statuses = {through_fast_path(feed_event(*case))["statusCode"] for case in ANSWERED}
     assert statuses == {200, 422}
+    _, body = invoke(handler, feed_event("/recommendations/u1", "k=0&kind=tv"))
+    assert [e["field"] for e in body["errors"]] == ["k", "kind"]
     _, body = invoke(handler, feed_event("/recommendations/" + "x" * 129, "k=0&kind=tv"))
-    assert [e["field"] for e in body["errors"]] == ["user_id", "k", "kind"]
+    assert [e["field"] for e in body["errors"]] == ["user_id"]  # the door's, before the query
 
 
 def test_platforms_come_from_the_settings(world, monkeypatch):
@@ -224,6 +233,8 @@ DELEGATED = [
     feed_event("/nope", ""),
     feed_event("/openapi.json", ""),
     {**feed_event("/recommendations/u1", ""), "rawPath": "/recommendations/u2"},
+]
+NOT_HTTP_API = [
     {
         "resource": "/recommendations/{user_id}",
         "path": "/recommendations/u1",
@@ -241,6 +252,13 @@ DELEGATED = [
 def test_other_requests_go_to_fastapi(world, event):
     assert answer_feed_request(event, FakeLambdaContext()) is None
     assert normalised(handler(event, FakeLambdaContext())) == normalised(through_fastapi(event))
+
+
+@pytest.mark.parametrize("event", NOT_HTTP_API, ids=["payload-1.0"])
+def test_events_the_door_cannot_read_are_refused(world, event):
+    assert answer_feed_request(event, FakeLambdaContext()) is None
+    status, body = invoke(handler, event)
+    assert status == 400 and body["error"] == "unsupported_event"
 
 
 def test_health_and_unknown_paths_through_the_handler(world):

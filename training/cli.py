@@ -190,10 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     refresh.set_defaults(func=cmd_refresh)
 
-    from training import cli_training, importers
+    from training import cli_keys, cli_training, importers
 
     importers.register(sub, parents=[db_opts])
     cli_training.register(sub, parents=[db_opts])
+    cli_keys.register(sub, parents=[db_opts])
 
     bench = sub.add_parser(
         "benchmark", help="measure speed and quality; prints a table, writes JSON"

@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from functions.common import clock
+from functions.common.errors import ID_PATTERN, ID_PATTERN_TEXT
+from functions.common.models import MAX_ID_LENGTH
 
 if TYPE_CHECKING:
     import sqlite3
@@ -51,7 +53,6 @@ Problem = tuple[int, str]
 MAX_LISTED_PROBLEMS = 20  # problems quoted in a MalformedInputError message
 EVENT_CHUNK = 20_000  # events per executemany inside the one transaction (progress granularity)
 IMPORT_CACHE_KIB = 262_144  # SQLite page cache while importing: random-key inserts run 2x faster
-MAX_ID_LENGTH = 128  # as functions.common.models.MAX_ID_LENGTH (the API's limit)
 ITEM_KINDS = ("video", "article", "post")
 
 MOVIELENS_GENRES = (
@@ -156,17 +157,18 @@ def _plural(count: int, word: str) -> str:
 
 
 # -- shared checks -----------------------------------------------------------------------------
-_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+_ID_CHARACTERS = re.compile(ID_PATTERN)
 
 
 def _id_problem(name: str, value: str) -> str | None:
-    """Why ``value`` cannot be an id (the API's rule: 1-128 characters, no control characters)."""
+    """Why ``value`` cannot be an id (the API's one rule: 1-128 characters, no control
+    characters, no '/')."""
     if not value:
         return f"empty {name}"
     if len(value) > MAX_ID_LENGTH:
         return f"{name} longer than {MAX_ID_LENGTH} characters ({len(value)})"
-    if _CONTROL_CHARACTER.search(value):
-        return f"{name} {value[:40]!r} contains control characters"
+    if not _ID_CHARACTERS.match(value):
+        return f"{name} {value[:40]!r}: {ID_PATTERN_TEXT}"
     return None
 
 
@@ -767,6 +769,10 @@ def import_csv(
     unknown = sorted(set(columns) - set(CSV_COLUMNS))
     if unknown:
         raise ValueError(f"unknown column roles {unknown}; known: {list(CSV_COLUMNS)}")
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ValueError(f"unknown text encoding {encoding!r} (e.g. utf-8, latin-1)") from None
     path = Path(file)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")

@@ -9,6 +9,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "events"
+EXAMPLE_API_KEY = "mrk_00000000e1e1_example-key-of-the-events-folder-not-valid0"
+"""The ``x-api-key`` that events/*.json and :func:`http_event` carry. It is a well-formed key
+that no database holds unless it is put there on purpose (the test suite registers it in each
+test's database); for `sam local invoke -e`, replace it with a key from `mediarec keys create`."""
 
 
 @dataclass
@@ -40,8 +44,13 @@ def http_event(
     body: Any = None,
     query: dict[str, Any] | None = None,
     raw_body: str | None = None,
+    api_key: str | None = EXAMPLE_API_KEY,
+    headers: dict[str, str] | None = None,
+    claims: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API event (payload format 2.0)."""
+    """An API Gateway HTTP API event (payload format 2.0) carrying ``api_key`` in ``x-api-key``
+    (``None``: no key), extra ``headers``, and the ``claims`` of an end-user JWT as API
+    Gateway's JWT authorizer passes them."""
     host = "abc123.execute-api.us-east-1.amazonaws.com"
     event: dict[str, Any] = {
         "version": "2.0",
@@ -75,6 +84,11 @@ def http_event(
         },
         "isBase64Encoded": False,
     }
+    if api_key is not None:
+        event["headers"]["x-api-key"] = api_key
+    event["headers"].update({name.lower(): value for name, value in (headers or {}).items()})
+    if claims is not None:
+        event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
     if query:
         event["queryStringParameters"] = {k: str(v) for k, v in query.items()}
     if body is not None or raw_body is not None:

@@ -7,16 +7,26 @@ turn both into mediarec's error shape, with the FastAPI-free helpers of
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from functions.common.db import DatabaseBusyError
+from functions.common import clock
+from functions.common.db import DatabaseBusyError, get_database
+from functions.common.door import (
+    Admission,
+    HttpRequest,
+    admit,
+    current_admission,
+    request_from_event,
+)
 from functions.common.errors import (
     ApiError,
     ErrorAnswer,
@@ -33,41 +43,93 @@ def error_response(answer: ErrorAnswer) -> JSONResponse:
     return response
 
 
-async def read_json_body(request: Request) -> Any:
-    """The request body parsed as JSON, at most ``max_body_bytes`` long."""
-    settings = get_settings()
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > settings.max_body_bytes:
-        raise _too_large(settings.max_body_bytes)
-    raw = await request.body()
-    if len(raw) > settings.max_body_bytes:
-        raise _too_large(settings.max_body_bytes)
-    if not raw.strip():
-        raise ApiError(
-            400,
-            "invalid_json",
-            "the request body is empty; send JSON",
-            [{"field": "body", "reason": "empty body"}],
-        )
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        reason = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8 JSON"
-        raise ApiError(
-            400,
-            "invalid_json",
-            "the request body is not valid JSON",
-            [{"field": "body", "reason": reason}],
-        ) from None
+class DoorMiddleware:
+    """The door (functions/common/door.py) in front of every FastAPI app, before routing, so
+    that no path, matched or not, skips it. Under Lambda it finds the admission the entry point
+    made for this very event and does not check twice; otherwise (``mediarec serve``, or a
+    Mangum adapter built outside make_handler) it asks the door itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        event = scope.get("aws.event")
+        current = current_admission.get()
+        if event is not None and current is not None and current.event is event:
+            scope[ADMISSION] = current
+            await self.app(scope, receive, send)
+            return
+        settings = get_settings()
+        body, more = await _body_up_to(receive, settings.max_body_bytes + 1)
+        try:
+            parts = request_from_event(event) if event is not None else _asgi_request(scope, body)
+            scope[ADMISSION] = admit(parts, settings, get_database, clock.now_ms(), event)
+        except Exception as error:
+            await error_response(error_answer(error))(scope, receive, send)
+            return
+        await self.app(scope, _replay(body, more, receive), send)
 
 
-def _too_large(limit: int) -> ApiError:
-    return ApiError(
-        413,
-        "body_too_large",
-        f"the request body exceeds {limit} bytes",
-        [{"field": "body", "reason": f"larger than {limit} bytes"}],
-    )
+ADMISSION = "mediarec.admission"
+
+
+def _asgi_request(scope: Scope, body: bytes) -> HttpRequest:
+    raw_path = scope.get("raw_path")
+    return HttpRequest(
+        method=scope["method"],
+        raw_path=raw_path.decode("latin-1") if raw_path else quote(scope["path"]),
+        raw_query=scope.get("query_string", b"").decode("latin-1"),
+        headers={name.decode("latin-1").lower(): value.decode("latin-1")
+                 for name, value in scope.get("headers", [])},
+        body=body,
+    )  # fmt: skip
+
+
+async def _body_up_to(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    """At most ``limit`` bytes of the body, and whether more is to come: the door refuses a
+    longer body without it being read whole into memory."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        more = bool(message.get("more_body", False))
+        if not more or size >= limit:
+            return b"".join(chunks), more
+
+
+def _replay(body: bytes, more: bool, receive: Receive) -> Receive:
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": more}
+        return await receive()
+
+    return replayed
+
+
+async def admitted(request: Request) -> Admission:
+    """The admission :class:`DoorMiddleware` made for this request."""
+    admission: Admission = request.scope[ADMISSION]
+    return admission
+
+
+AdmissionDep = Annotated[Admission, Depends(admitted)]
+
+
+async def read_json_body(admission: AdmissionDep) -> Any:
+    """The request's JSON body, parsed once by the door within the body limits."""
+    return admission.body
 
 
 JsonBody = Annotated[Any, Depends(read_json_body)]
@@ -87,18 +149,37 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        return error_response(
-            ErrorAnswer(error.status_code, error_content(code, str(error.detail)))
-        )
+        content = error_content(code, str(error.detail))
+        return error_response(ErrorAnswer(error.status_code, content, dict(error.headers or {})))
 
 
 def create_app(title: str, routers: Sequence[APIRouter], description: str = "") -> FastAPI:
     """A FastAPI app with mediarec's error shape, serving ``routers``."""
     app = FastAPI(title=title, description=description, version=_version())
+    app.add_middleware(DoorMiddleware)  # the door, before routing
     install_error_handlers(app)
     for router in routers:
         app.include_router(router)
+    _document(app)
     return app
+
+
+def _document(app: FastAPI) -> None:
+    """The OpenAPI document states what the door and the deployment really accept."""
+    from functions.common.openapi_access import describe_access, describe_deployment
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description,
+                routes=app.routes,
+            )  # fmt: skip
+            describe_access(schema)
+            describe_deployment(schema, get_settings())
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _version() -> str:

@@ -28,12 +28,14 @@ class ApiError(Exception):
         code: str,
         message: str,
         errors: Sequence[dict[str, str]] = (),
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.errors = list(errors)
+        self.headers = dict(headers or {})
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ def error_answer(error: Exception) -> ErrorAnswer:
     that stayed locked through every retry 503 with ``Retry-After``, anything else 500 (logged
     with its traceback)."""
     if isinstance(error, ApiError):
-        return ErrorAnswer(error.status, error_content(error.code, error.message, error.errors))
+        content = error_content(error.code, error.message, error.errors)
+        return ErrorAnswer(error.status, content, error.headers)
     if isinstance(error, DatabaseBusyError):
         logger.warning("database busy: %s", error)
         content = error_content("busy", "the database is busy; retry the request")
@@ -76,27 +79,31 @@ def field_path(loc: Sequence[int | str], prefix: str = "") -> str:
     return path or "body"
 
 
+ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f/]+$"
+"""The characters of every id (``Identifier`` in models.py): no control characters, no ``/``."""
+ID_PATTERN_TEXT = "an id may not hold control characters or '/'"
+
+
+def reason_of(item: Mapping[str, Any]) -> str:
+    """A pydantic error's reason for a client: no input echoed, the id rule in words."""
+    kind = item["type"]
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "string_pattern_mismatch" and (item.get("ctx") or {}).get("pattern") == ID_PATTERN:
+        return ID_PATTERN_TEXT
+    return str(item["msg"]).removeprefix("Value error, ")
+
+
 def validation_errors(error: ValidationError, prefix: str = "") -> list[dict[str, str]]:
     """pydantic errors as ``[{field, reason}]`` (input values are not echoed back)."""
-    found = []
-    for item in error.errors(include_url=False, include_input=False):
-        reason = item["msg"]
-        if item["type"] == "extra_forbidden":
-            reason = "unknown field"
-        elif reason.startswith("Value error, "):
-            reason = reason.removeprefix("Value error, ")
-        found.append({"field": field_path(item["loc"], prefix), "reason": reason})
-    return found
+    return [
+        {"field": field_path(item["loc"], prefix), "reason": reason_of(item)}
+        for item in error.errors(include_url=False, include_input=False)
+    ]
 
 
 def invalid_request(errors: Iterable[Mapping[str, Any]]) -> ApiError:
     """The 422 for a request whose path or query parameters failed validation; ``errors`` are
     pydantic error dicts located as FastAPI locates them (``("query", "k")``)."""
-    reasons = [
-        {
-            "field": field_path(item["loc"]),
-            "reason": "unknown field" if item["type"] == "extra_forbidden" else item["msg"],
-        }
-        for item in errors
-    ]
+    reasons = [{"field": field_path(item["loc"]), "reason": reason_of(item)} for item in errors]
     return ApiError(422, "validation_error", "the request is invalid", reasons)

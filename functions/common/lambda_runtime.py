@@ -16,6 +16,11 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
+from functions.common import clock
+from functions.common.db import get_database
+from functions.common.door import admit, current_admission, request_from_event
+from functions.common.errors import error_answer
+from functions.common.lambda_http import json_answer, render_json
 from functions.common.settings import get_settings
 
 if TYPE_CHECKING:
@@ -25,6 +30,10 @@ LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 ScheduledHandler = Callable[[dict[str, Any]], dict[str, Any]]
 FastPath = Callable[[dict[str, Any], Any], "dict[str, Any] | None"]
 """Answers the events it fully understands and returns ``None`` for the others."""
+OPEN_WARNING = (
+    "MEDIAREC_AUTH=off: ACCESS CONTROL IS OFF - anyone who can reach this API can read, write and "
+    "delete everything. Use it on a laptop only."
+)
 
 
 def is_scheduled_event(event: dict[str, Any]) -> bool:
@@ -50,7 +59,12 @@ def make_handler(
     Lambda's init phase; with one, on the first event the fast path hands over."""
     settings = get_settings()
     logger = Logger(service=service, level=settings.log_level.upper())
-    copy_config_to_registered_loggers(source_logger=logger, include={"functions"})
+
+    @functools.cache
+    def share_log_config() -> None:
+        """mediarec's own loggers log as this function, from its first invocation on (not at
+        import: `mediarec serve` imports every function's routes into one process)."""
+        copy_config_to_registered_loggers(source_logger=logger, include={"functions"})
 
     @functools.cache
     def asgi() -> LambdaHandler:
@@ -62,14 +76,22 @@ def make_handler(
     if fast_path is None:
         asgi()
 
+    if settings.auth == "off":
+        logger.warning(OPEN_WARNING)
+
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        share_log_config()
         if on_scheduled is not None and is_scheduled_event(event):
-            return on_scheduled(event)
-        if fast_path is not None:
-            answered = fast_path(event, context)
-            if answered is not None:
-                return answered
-        return asgi()(event, context)
+            return on_scheduled(event)  # EventBridge: not an HTTP request, no door
+
+        def respond() -> dict[str, Any]:
+            if fast_path is not None:
+                answered = fast_path(event, context)
+                if answered is not None:
+                    return answered
+            return asgi()(event, context)
+
+        return behind_door(event, respond)  # before the fast path and before Mangum
 
     if settings.tracing:  # imported only when used: the X-Ray SDK adds ~0.3 s to a cold start
         from aws_lambda_powertools import Tracer
@@ -77,6 +99,23 @@ def make_handler(
         handle = Tracer(service=service).capture_lambda_handler(handle)
     handler: LambdaHandler = logger.inject_lambda_context(clear_state=True)(handle)
     return handler
+
+
+def behind_door(event: Any, respond: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``respond()`` if the door (functions/common/door.py) admits the HTTP event, with the
+    admission visible to the FastAPI dependency; else the door's error answer."""
+    try:
+        admission = admit(
+            request_from_event(event), get_settings(), get_database, clock.now_ms(), event
+        )
+    except Exception as error:
+        failed = error_answer(error)
+        return json_answer(failed.status, render_json(failed.content), failed.headers)
+    token = current_admission.set(admission)
+    try:
+        return respond()
+    finally:
+        current_admission.reset(token)
 
 
 def _imported(app: FastAPI | str) -> FastAPI:

@@ -10,21 +10,24 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictInt,
     StringConstraints,
     ValidationInfo,
     field_validator,
 )
 
 from functions.common.clock import parse_timestamp
+from functions.common.errors import ID_PATTERN
 
 MAX_ID_LENGTH = 128
 MAX_ATTRIBUTES_BYTES = 16_384
 
 Identifier = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=r"^[^\x00-\x1f\x7f]+$"),
+    str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)
 ]
-"""A client id: 1-128 characters, no control characters."""
+"""Every id, in a path, a query or a body: 1-128 characters, no control characters (C0, DEL,
+C1), no ``/`` (so that any id can be a path segment), valid Unicode."""
 
 Timestamp = Annotated[int, BeforeValidator(parse_timestamp)]
 """ISO-8601 text or epoch seconds (or milliseconds), stored as epoch milliseconds."""
@@ -65,8 +68,10 @@ class EventIn(_Strict):
     recommendation_id: Identifier | None = Field(
         None, description="The recommendation_id of the feed this event came from."
     )
-    position: int | None = Field(None, ge=1, le=1000, description="1-based slot in that feed.")
-    dwell_ms: int | None = Field(None, ge=0, le=86_400_000)
+    position: StrictInt | None = Field(
+        None, ge=1, le=1000, description="1-based slot in that feed."
+    )
+    dwell_ms: StrictInt | None = Field(None, ge=0, le=86_400_000)
 
     @field_validator("event_type")
     @classmethod
@@ -92,11 +97,23 @@ class ItemIn(_Strict):
     kind: ItemKind
     title: Annotated[str, StringConstraints(max_length=500)] | None = None
     categories: list[Category] = Field(default_factory=list, max_length=20)
-    published_at: Timestamp | None = Field(None, description="ISO-8601 or epoch seconds.")
+    published_at: Timestamp | None = Field(
+        None,
+        description="ISO-8601 or epoch seconds; not in the future (beyond the clock-skew "
+        "tolerance): post an item when it is published.",
+    )
     attributes: dict[str, Any] = Field(default_factory=dict)
-    hidden: bool = Field(False, description="Hidden items are never recommended.")
+    hidden: StrictBool = Field(False, description="Hidden items are never recommended.")
 
     _attributes_size = field_validator("attributes")(_check_attributes)
+
+    @field_validator("published_at")
+    @classmethod
+    def _not_in_the_future(cls, value: int | None, info: ValidationInfo) -> int | None:
+        latest: int | None = (info.context or {}).get("latest_published_ms")
+        if value is not None and latest is not None and value > latest:
+            raise ValueError("in the future; post an item when it is published")
+        return value
 
 
 class UserIn(_Strict):
@@ -140,6 +157,27 @@ class BatchResult(BaseModel):
 class DeletedUser(BaseModel):
     user_id: str
     deleted: dict[str, int] = Field(description="Rows removed per table.")
+    deleted_at: str = Field(
+        description="When the deletion took effect (ISO-8601 UTC): the time its tombstone holds."
+    )
+    personalisation: Literal["stopped"] = Field(
+        "stopped",
+        description=(
+            "Always `stopped`: from this answer on, feeds for this user id are not personalised "
+            "by any model trained on data read before `deleted_at`; the id is served exactly as "
+            "one the model never saw (in-session picks from events sent after the deletion, "
+            "then popular items)."
+        ),
+    )
+    note: str = Field(
+        "served as an unknown user until a model trained after this deletion is active; "
+        "training leaves out everything received up to the deletion",
+        description=(
+            "A fixed sentence saying what `personalisation: stopped` means. The tombstone kept "
+            "for this holds the SHA-256 of the user id, never the id. Events sent for the same "
+            "id after the deletion are a new user's, stored and trained on like any other."
+        ),
+    )
 
 
 class RecommendedItem(BaseModel):

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from functions.common import clock
 from functions.common.api import JsonBody, create_app, error_responses
 from functions.common.lambda_runtime import make_handler
-from functions.common.models import MAX_ID_LENGTH, BatchResult, DeletedUser
+from functions.common.models import BatchResult, DeletedUser, Identifier
 from functions.common.resources import DatabaseDep, SettingsDep
 from functions.ingest import logic
 from functions.ingest.openapi import batch_body
@@ -62,10 +62,8 @@ async def post_users(body: JsonBody, db: DatabaseDep, settings: SettingsDep) -> 
     responses=error_responses(422, 503),
     summary="Delete everything stored about a user",
 )
-async def delete_user(
-    user_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH)], db: DatabaseDep
-) -> DeletedUser:
-    return logic.delete_user(db, user_id)
+async def delete_user(user_id: Annotated[Identifier, Path()], db: DatabaseDep) -> DeletedUser:
+    return logic.delete_user(db, user_id, clock.now_ms())
 
 
 app = create_app("mediarec ingest", [router])

@@ -27,7 +27,15 @@ M = TypeVar("M", bound=BaseModel)
 
 def unpack_batch(body: Any, key: str, max_batch: int) -> list[Any]:
     """A body holding one object, ``{key: [...]}`` or a bare list, as a list of raw items."""
-    if isinstance(body, dict) and set(body) == {key}:
+    if isinstance(body, dict) and key in body:
+        extra = sorted(set(body) - {key})
+        if extra:  # the wrapper form holds nothing else; a valid batch beside it is not stored
+            raise ApiError(
+                422,
+                "validation_error",
+                f"a {{{key!r}: [...]}} body holds no other field",
+                [{"field": name[:64], "reason": "unknown field"} for name in extra[:20]],
+            )
         items = body[key]
         if not isinstance(items, list):
             raise ApiError(
@@ -219,9 +227,10 @@ def _upsert_batch(
     id_field: str,
     write_one: Callable[[sqlite3.Connection, M, int], None],
     now_ms: int,
+    context: dict[str, Any] | None = None,
 ) -> BatchResult:
     """Validate every item, upsert the valid ones in one transaction, report each."""
-    valid, results = validate_each(raw, model, id_field, {})
+    valid, results = validate_each(raw, model, id_field, context or {})
 
     def store(conn: sqlite3.Connection) -> list[ItemResult]:
         for _, record in valid:
@@ -238,7 +247,9 @@ def _upsert_batch(
 
 def upsert_items(db: Database, body: Any, settings: Settings, now_ms: int) -> BatchResult:
     raw = unpack_batch(body, "items", settings.max_batch_size)
-    return _upsert_batch(db, raw, ItemIn, "item_id", write_item, now_ms)
+    latest = now_ms + int(settings.event_future_tolerance_s * 1000)
+    context = {"latest_published_ms": latest}
+    return _upsert_batch(db, raw, ItemIn, "item_id", write_item, now_ms, context)
 
 
 def upsert_users(db: Database, body: Any, settings: Settings, now_ms: int) -> BatchResult:
@@ -246,8 +257,12 @@ def upsert_users(db: Database, body: Any, settings: Settings, now_ms: int) -> Ba
     return _upsert_batch(db, raw, UserIn, "user_id", write_user, now_ms)
 
 
-def delete_user(db: Database, user_id: str) -> DeletedUser:
-    """Remove every row stored about ``user_id``; impressions first (they reference feeds)."""
+def delete_user(db: Database, user_id: str, now_ms: int) -> DeletedUser:
+    """Remove every row stored about ``user_id`` (impressions first: they reference feeds) and,
+    in the same transaction, write its tombstone (the id's hash, ``now_ms``), so that models
+    trained before now serve it as unknown and training leaves out what arrived until now."""
+    from functions.common import tombstones
+    from functions.common.clock import to_iso
 
     def remove(conn: sqlite3.Connection) -> dict[str, int]:
         counts = {}
@@ -256,6 +271,8 @@ def delete_user(db: Database, user_id: str) -> DeletedUser:
                 conn, "ingest", f"delete_user_{table}", {"user_id": user_id}
             ).rowcount
         counts["users"] = execute(conn, "ingest", "delete_user", {"user_id": user_id}).rowcount
+        tombstone = {"user_hash": tombstones.user_hash(user_id), "deleted_ms": now_ms}
+        execute(conn, "ingest", "upsert_deleted_user", tombstone)
         return counts
 
-    return DeletedUser(user_id=user_id, deleted=db.write(remove))
+    return DeletedUser(user_id=user_id, deleted=db.write(remove), deleted_at=to_iso(now_ms))

@@ -3,17 +3,15 @@ and the fast path (fast_path.py) both validate with these, so their answers cann
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
 from functions.common.errors import ApiError
-from functions.common.models import MAX_ID_LENGTH, ItemKind
+from functions.common.models import Identifier, ItemKind
 from functions.common.settings import Settings
 from functions.recommend.logic import FeedRequest
 
-UserId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
-"""The ``{user_id}`` path segment."""
+UserId = Identifier
+"""The ``{user_id}`` path segment: the one id rule (the door has checked it already)."""
 
 
 class RecommendationQuery(BaseModel):

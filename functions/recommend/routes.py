@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from functions.common import clock
-from functions.common.api import create_app, error_responses
+from functions.common.api import AdmissionDep, create_app, error_responses
 from functions.common.model_runtime import serving_models
 from functions.common.models import RecommendationResponse
 from functions.common.resources import DatabaseDep, SettingsDep
@@ -38,13 +38,23 @@ async def get_recommendations(
     return recommend(query.feed_request(user_id), db, settings, clock.now_ms())
 
 
-@router.get("/health", summary="Liveness, database, model and snapshot state")
-async def health(db: DatabaseDep, settings: SettingsDep) -> dict[str, object]:
+@router.get(
+    "/health",
+    summary="Liveness; with a metrics or admin key, also the database, model and snapshot state",
+    description="Public: without a key (or with one of another scope) it answers "
+    '`{"status": "ok"}` once the database answers, and nothing a stranger should not see.',
+)
+async def health(
+    db: DatabaseDep, settings: SettingsDep, admission: AdmissionDep
+) -> dict[str, object]:
+    schema_version = db.schema_version()  # the database answers
+    if not admission.principal.sees_details():
+        return {"status": "ok"}
     registry = serving_models(db, settings)
     active = registry.active
     body: dict[str, object] = {
         "status": "ok",
-        "schema_version": db.schema_version(),
+        "schema_version": schema_version,
         "model_version": active.model.version if active.model else BASELINE_VERSION,
         "model_state": active.status,
         "model_error": active.error,

@@ -24,6 +24,24 @@ def event(**overrides: Any) -> dict[str, Any]:
     return body
 
 
+def add_api_key(
+    db: Database, key: str, scopes: tuple[str, ...] = ("admin",), name: str = "test"
+) -> None:
+    """Register a chosen, well-formed key (as `mediarec keys create` stores its random ones)."""
+    from functions.common.api_keys import KEY_PATTERN, hash_key
+
+    match = KEY_PATTERN.fullmatch(key)
+    assert match is not None, key
+    params = {
+        "key_id": match["key_id"],
+        "name": name,
+        "scopes": " ".join(scopes),
+        "secret_hash": hash_key(key),
+        "now_ms": 0,
+    }
+    db.write(lambda conn: execute(conn, "access", "insert_key", params))
+
+
 def add_items(db: Database, items: list[dict[str, Any]], now_ms: int = 0) -> None:
     def write(conn: Any) -> None:
         for item in items:

@@ -38,7 +38,11 @@ def _events(prefix: str, count: int, start: int = 0) -> list[dict[str, Any]]:
 
 
 def _run(mode: str, shape: str, requests: int, workdir: Path, run: int) -> float:
-    """Events per second for one cell on a fresh database file."""
+    """Events per second for one cell on a fresh database file, each request carrying an
+    ingest key through the door."""
+    from functions.common.api_keys import create_key
+    from functions.common.clock import now_ms
+    from functions.common.db import get_database
     from functions.common.resources import reset_resources
 
     os.environ["MEDIAREC_DB_PATH"] = str(workdir / f"{mode}-{shape}-{run}.sqlite")
@@ -46,13 +50,16 @@ def _run(mode: str, shape: str, requests: int, workdir: Path, run: int) -> float
     reset_resources()
     from functions.ingest.app import handler
 
+    _, key = create_key(get_database(), ["ingest"], "benchmark", now_ms())
+
     context = FakeLambdaContext()
     size = 1 if shape == "single" else BATCH
     bodies = [_events(f"{shape}{run}-{r}", size) for r in range(requests)]
     events = [
-        http_event("POST", "/events", body=b[0] if size == 1 else {"events": b}) for b in bodies
+        http_event("POST", "/events", body=b[0] if size == 1 else {"events": b}, api_key=key)
+        for b in bodies
     ]
-    warm = http_event("POST", "/events", body=_events(f"warm{run}", 1)[0])
+    warm = http_event("POST", "/events", body=_events(f"warm{run}", 1)[0], api_key=key)
     assert handler(warm, context)["statusCode"] == 200  # container warm: migrated, imported
     started = time.perf_counter()
     for event in events:

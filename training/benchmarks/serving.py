@@ -29,9 +29,15 @@ from typing import Any
 from training.benchmarks.report import machine, table, write_json
 
 
-def _worker(args: list[str], db: Path, timeout: float = 600) -> tuple[dict[str, Any], float]:
+def _worker(
+    args: list[str], db: Path, key: str | None = None, timeout: float = 600
+) -> tuple[dict[str, Any], float]:
+    """One measurement in a fresh process; with ``key`` its requests carry that key through the
+    door, without one the door is off (``MEDIAREC_AUTH=off``), to measure what the door costs."""
     env = {
         **os.environ,
+        "MEDIAREC_AUTH": "keys" if key else "off",
+        "MEDIAREC_BENCH_API_KEY": key or "",
         "MEDIAREC_DB_PATH": str(db),
         "MEDIAREC_LOG_LEVEL": "WARNING",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
@@ -62,9 +68,9 @@ def _worker(args: list[str], db: Path, timeout: float = 600) -> tuple[dict[str, 
 
 def build_world(
     folder: Path, items: int, events: int, users: int, seed: int
-) -> tuple[Path, Path, list[str], float]:
-    """A world with an active synthesised bundle and fresh snapshots; returns (db, torch
-    checkpoint, user ids, seconds the snapshot refresh took)."""
+) -> tuple[Path, Path, list[str], float, str]:
+    """A world with an active synthesised bundle, fresh snapshots and a read key; returns (db,
+    torch checkpoint, user ids, seconds the snapshot refresh took, the key)."""
     import torch
 
     from functions.common.clock import now_ms
@@ -98,6 +104,9 @@ def build_world(
     started = time.perf_counter()
     refresh_all(database, Settings.from_env(env_file=None), now_ms())  # the scheduled job's work
     refresh_seconds = time.perf_counter() - started
+    from functions.common.api_keys import create_key
+
+    _, key = create_key(database, ["read"], "benchmark", now_ms())
     checkpoint = folder / "model.pt"
     torch.save(
         {
@@ -109,7 +118,7 @@ def build_world(
         checkpoint,
     )
     database.close()
-    return db_path, checkpoint, prepared.split.data.user_ids, refresh_seconds
+    return db_path, checkpoint, prepared.split.data.user_ids, refresh_seconds, key
 
 
 def run_serving_benchmark(
@@ -122,9 +131,11 @@ def run_serving_benchmark(
     seed: int = 7,
 ) -> dict[str, Any]:
     warm: dict[str, dict[str, float]] = {}
+    open_p50: dict[str, float] = {}
+    door_us: dict[str, float] = {}
     rss: dict[str, float] = {}
-    cold: dict[str, list[dict[str, Any]]] = {"onnx": [], "torch": []}
-    exit_walls: dict[str, list[float]] = {"onnx": [], "torch": []}
+    cold: dict[str, list[dict[str, Any]]] = {"onnx": [], "torch": [], "onnx-open": []}
+    exit_walls: dict[str, list[float]] = {p: [] for p in cold}
     worlds: dict[str, float] = {}
     refreshes: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="mediarec-serving-") as tmp:
@@ -132,7 +143,9 @@ def run_serving_benchmark(
             folder = Path(tmp) / str(size)
             folder.mkdir()
             started = time.perf_counter()
-            db, checkpoint, user_ids, refresh_s = build_world(folder, size, events, users, seed)
+            db, checkpoint, user_ids, refresh_s, key = build_world(
+                folder, size, events, users, seed
+            )
             worlds[str(size)] = round(time.perf_counter() - started, 1)
             refreshes[str(size)] = round(refresh_s, 2)
             print(
@@ -141,24 +154,29 @@ def run_serving_benchmark(
                 flush=True,
             )
             sample = user_ids[:: max(1, len(user_ids) // 200)]
-            result, _ = _worker(["warm", str(requests), *sample], db)
+            result, _ = _worker(["warm", str(requests), *sample], db, key)
             warm[str(size)] = {k: round(result[k], 2) for k in ("p50", "p95", "p99")}
             rss[str(size)] = round(result["peak_rss_mb"], 1)
+            result, _ = _worker(["warm", str(requests), *sample], db)  # the door off
+            open_p50[str(size)] = round(result["p50"], 2)
+            result, _ = _worker(["door", str(20 * requests), *sample], db, key)
+            door_us[str(size)] = round(result["door_us_p50"], 1)
             if size == max(items):  # cold starts on the largest catalog, interleaved
                 for run in range(cold_runs):
-                    for path in ("onnx", "torch"):
+                    for path in ("onnx", "torch", "onnx-open"):
                         args = [
                             "cold",
                             *(["--torch", str(checkpoint)] if path == "torch" else []),
                             user_ids[run],
                         ]
-                        result, wall = _worker(args, db)
+                        result, wall = _worker(args, db, None if path == "onnx-open" else key)
                         cold[path].append(result)
                         exit_walls[path].append(wall)
     cold_ms = {
         p: round(statistics.median(r["spawn_to_answer_ms"] for r in cold[p]), 1) for p in cold
     }
     cold_ms["ratio"] = round(cold_ms["torch"] / cold_ms["onnx"], 2)
+    cold_ms["door"] = round(cold_ms["onnx"] - cold_ms["onnx-open"], 1)
     breakdown = {
         p: {
             k: round(statistics.median(r[k] for r in cold[p]), 1)
@@ -172,26 +190,48 @@ def run_serving_benchmark(
             ["path", "cold start ms (median)", "imports ms", "first request ms"],
             [
                 [p, cold_ms[p], breakdown[p]["import_ms"], breakdown[p]["first_request_ms"]]
-                for p in ("onnx", "torch")
+                for p in ("onnx", "torch", "onnx-open")
             ],
         )
     )
     print(
-        f"torch / onnx: {cold_ms['ratio']}x (median of {cold_runs} fresh processes each, "
-        f"{max(items)} items)"
+        f"torch / onnx: {cold_ms['ratio']}x; the door (key checked) costs {cold_ms['door']} ms "
+        f"of a cold start (onnx vs onnx-open, the door off); median of {cold_runs} fresh "
+        f"processes each, {max(items)} items"
     )
     print(
         table(
-            ["items", "p50 ms", "p95 ms", "p99 ms", "peak RSS MB", "snapshot refresh s"],
             [
-                [s, warm[s]["p50"], warm[s]["p95"], warm[s]["p99"], rss[s], refreshes[s]]
+                "items",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "p50 door off ms",
+                "door us",
+                "peak RSS MB",
+                "snapshot refresh s",
+            ],
+            [
+                [
+                    s,
+                    warm[s]["p50"],
+                    warm[s]["p95"],
+                    warm[s]["p99"],
+                    open_p50[s],
+                    door_us[s],
+                    rss[s],
+                    refreshes[s],
+                ]
                 for s in warm
             ],
         )
     )
+    print("door us: median time of the access check alone (key cached) per warm request")
     result_json = {
         "cold_start_ms": cold_ms,
         "warm_ms": warm,
+        "warm_p50_door_off_ms": open_p50,
+        "door_us_per_request": door_us,
         "peak_rss_mb": max(rss.values()),
         "peak_rss_mb_by_items": rss,
         "cold_start_breakdown_ms": breakdown,

@@ -2,10 +2,12 @@
 
     python -m training.benchmarks.serving_worker cold [--torch CHECKPOINT] USER
     python -m training.benchmarks.serving_worker warm REQUESTS USERS...
+    python -m training.benchmarks.serving_worker door CALLS USERS...
 
 MEDIAREC_DB_PATH names a database with an active bundle. ``cold`` imports the recommend handler
 and answers one request (with ``--torch`` the same bundle is scored by the PyTorch model instead
-of ONNX Runtime); ``warm`` answers REQUESTS requests after a warm-up. Both print one JSON line.
+of ONNX Runtime); ``warm`` answers REQUESTS requests after a warm-up; ``door`` times the access
+check alone. Each prints one JSON line. Requests carry MEDIAREC_BENCH_API_KEY as their key.
 """
 
 from __future__ import annotations
@@ -22,9 +24,16 @@ from typing import Any  # noqa: E402
 
 
 def _request(user: str) -> dict[str, Any]:
+    import os
+
     from training.lambda_local import http_event
 
-    return http_event("GET", f"/recommendations/{user}", query={"k": 10, "platform": "web"})
+    return http_event(
+        "GET",
+        f"/recommendations/{user}",
+        query={"k": 10, "platform": "web"},
+        api_key=os.environ.get("MEDIAREC_BENCH_API_KEY"),
+    )
 
 
 def _use_torch(checkpoint: str) -> None:
@@ -140,6 +149,28 @@ def warm(argv: list[str]) -> dict[str, Any]:
     }
 
 
+def door(argv: list[str]) -> dict[str, Any]:
+    """What the door costs a warm feed request: ``admit`` alone, key cached, in microseconds."""
+    from functions.common import clock
+    from functions.common.db import get_database
+    from functions.common.door import admit, request_from_event
+    from functions.common.settings import get_settings
+
+    calls, users = int(argv[0]), argv[1:]
+    events = [_request(user) for user in users]
+    settings = get_settings()
+    admit(request_from_event(events[0]), settings, get_database, clock.now_ms())  # key cached
+    costs = []
+    for n in range(calls):
+        event = events[n % len(events)]
+        started = time.perf_counter()
+        admit(request_from_event(event), settings, get_database, clock.now_ms(), event)
+        costs.append(1e6 * (time.perf_counter() - started))
+    costs.sort()
+    return {"door_us_p50": costs[len(costs) // 2], "door_us_p99": costs[int(0.99 * len(costs))]}
+
+
 if __name__ == "__main__":
     mode, rest = sys.argv[1], sys.argv[2:]
-    print(json.dumps(cold(rest) if mode == "cold" else warm(rest)))
+    run = {"cold": cold, "warm": warm, "door": door}[mode]
+    print(json.dumps(run(rest)))
