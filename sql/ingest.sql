@@ -50,3 +50,9 @@ DELETE FROM users WHERE user_id = :user_id;
 -- never the id, and the time of the latest deletion.
 INSERT INTO deleted_users (user_hash, deleted_ms) VALUES (:user_hash, :deleted_ms)
 ON CONFLICT (user_hash) DO UPDATE SET deleted_ms = excluded.deleted_ms;
+
+-- name: secure_delete_on
+PRAGMA secure_delete = ON;
+
+-- name: secure_delete_off
+PRAGMA secure_delete = FAST;

@@ -249,3 +249,18 @@ def test_older_bundles_fall_back_to_their_export_or_registration_time():
     assert data_read_ms(older, FIXED_NOW_MS + 60_000) == FIXED_NOW_MS
     assert data_read_ms(Manifest(Path("."), {}), FIXED_NOW_MS) == FIXED_NOW_MS
     assert data_read_ms(Manifest(Path("."), {}), None) == 0  # every tombstone applies
+
+
+def test_deleted_rows_are_not_left_readable_in_the_file(db):
+    user = "forget-me-0123456789"
+    add_events(
+        db,
+        [{"user_id": user, "item_id": f"i{n}", "event_type": "view", "ts_ms": n} for n in range(50)]
+        + [{"user_id": f"other{n}", "item_id": "i1", "event_type": "view", "ts_ms": n}
+           for n in range(200)],
+    )  # fmt: skip
+    delete_user(db, user, FIXED_NOW_MS)
+    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    file = Path(db.path)
+    stored = b"".join(p.read_bytes() for p in file.parent.glob(file.name + "*"))
+    assert user.encode() not in stored and b"other7" in stored

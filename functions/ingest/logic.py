@@ -265,6 +265,15 @@ def delete_user(db: Database, user_id: str, now_ms: int) -> DeletedUser:
     from functions.common.clock import to_iso
 
     def remove(conn: sqlite3.Connection) -> dict[str, int]:
+        # overwrite what is deleted rather than leave it readable in the file's free space
+        # (SQLite builds differ in their default; only this transaction pays for it)
+        execute(conn, "ingest", "secure_delete_on")
+        try:
+            return remove_rows(conn)
+        finally:
+            execute(conn, "ingest", "secure_delete_off")
+
+    def remove_rows(conn: sqlite3.Connection) -> dict[str, int]:
         counts = {}
         for table in ("impressions", "recommendations", "events"):
             counts[table] = execute(
