@@ -302,3 +302,26 @@ def test_auth_off_is_explicit_and_loud(monkeypatch, caplog):
 def test_event_files_without_keys_are_refused():
     status, body = invoke(recommend, "recommend_get_no_key")
     assert status == 401 and json.dumps(body).count("mrk_") == 0
+
+
+def test_keys_can_be_managed_by_invoking_the_metrics_function(db):
+    context = FakeLambdaContext()
+    made = metrics({"job": "create-key", "scopes": ["read"], "name": "ops"}, context)
+    assert made["scopes"] == ("read",) and made["prefix"] == made["key"][:16]
+    assert (
+        invoke(recommend, http_event("GET", "/recommendations/u1", api_key=made["key"]))[0] == 200
+    )
+    listed = metrics({"job": "list-keys"}, context)["keys"]
+    assert [k["name"] for k in listed if k["prefix"] == made["prefix"]] == ["ops"]
+    assert all("key" not in k and "secret_hash" not in k for k in listed)
+    assert metrics({"job": "revoke-key", "prefix": made["prefix"]}, context)["revoked"] is True
+    with pytest.raises(ValueError, match="scopes"):
+        metrics({"job": "create-key", "scopes": "admin"}, context)
+    with pytest.raises(ValueError, match="scopes must be"):
+        metrics({"job": "create-key", "scopes": ["root"]}, context)
+
+
+def test_an_http_request_cannot_run_a_job(keys):
+    event = http_event("POST", "/metrics", body={"job": "create-key", "scopes": ["admin"]})
+    status, body = invoke(metrics, event)
+    assert status == 405 and "key" not in body

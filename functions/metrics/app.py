@@ -16,6 +16,7 @@ from functions.common.resources import DatabaseDep, SettingsDep
 from functions.common.settings import get_settings
 from functions.common.snapshot_refresh import refresh_all
 from functions.metrics.emit import emit_metric_rows
+from functions.metrics.key_jobs import KEY_JOBS, run_key_job
 from functions.metrics.logic import Window, run_scheduled, window_metrics
 
 router = APIRouter(tags=["metrics"])
@@ -80,13 +81,19 @@ async def get_metrics(
 
 
 def on_schedule(event: dict[str, Any]) -> dict[str, Any]:
-    """The hourly evaluation, or the job a schedule's constant input names."""
+    """The hourly evaluation, or the job a schedule's constant input (or an operator's direct
+    invocation, which needs IAM's lambda:InvokeFunction) names."""
     settings = get_settings()
     job = event.get("job", "evaluate")
     if job == "refresh-snapshots":
         return refresh_all(get_database(), settings, clock.now_ms())
+    if job in KEY_JOBS:
+        return run_key_job(job, event, get_database(), clock.now_ms())
     if job != "evaluate":
-        raise ValueError(f"unknown scheduled job {job!r}; expected evaluate or refresh-snapshots")
+        raise ValueError(
+            f"unknown scheduled job {job!r}; expected evaluate, refresh-snapshots or "
+            + ", ".join(KEY_JOBS)
+        )
     rows = run_scheduled(get_database(), clock.now_ms(), settings)
     emitted = emit_metric_rows(rows, settings.metrics_namespace)
     windows = sorted(
