@@ -168,15 +168,19 @@ def _document(app: FastAPI) -> None:
     """The OpenAPI document states what the door and the deployment really accept."""
     from functions.common.openapi_access import describe_access, describe_deployment
 
+    built = [0]
+
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
+        now = clock.now_ms()
+        minute = clock.floor_ms(now, clock.MINUTE_MS)
+        if app.openapi_schema is None or minute != built[0]:  # the accepted times moved on
             schema = get_openapi(
                 title=app.title, version=app.version, description=app.description,
                 routes=app.routes,
             )  # fmt: skip
             describe_access(schema)
-            describe_deployment(schema, get_settings())
-            app.openapi_schema = schema
+            describe_deployment(schema, get_settings(), now)
+            app.openapi_schema, built[0] = schema, minute
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
+
+
+_YEAR_1_MS = -62_135_596_800_000
+_YEAR_10000_MS = 253_402_300_800_000
 
 
 def now_ms() -> int:
@@ -25,20 +31,26 @@ def to_iso(ms: int) -> str:
 
 
 def parse_timestamp(value: object) -> int:
-    """ISO-8601 text or an epoch number to epoch milliseconds.
+    """ISO-8601 text or an epoch number to epoch milliseconds (rounded down).
 
     Numbers are epoch seconds; values of 1e11 or more are taken as milliseconds (1e11 seconds is
     the year 5138). ISO text without a zone is taken as UTC. Raises ``ValueError`` otherwise.
     """
+    return math.floor(exact_timestamp_ms(value))
+
+
+def exact_timestamp_ms(value: object) -> float:
+    """:func:`parse_timestamp` before rounding: bounds are checked on this, so that a value a
+    fraction of a millisecond past a bound is refused like the schema says it is."""
     if isinstance(value, bool):
         raise ValueError("a timestamp must be ISO-8601 text or an epoch number, not a boolean")
     if isinstance(value, (int, float)):
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueError("a timestamp must be a finite number")
         millis = value if abs(value) >= 1e11 else value * 1000
-        if not 0 <= millis < 253_402_300_800_000:  # year 10000
+        if not 0 <= millis < _YEAR_10000_MS:
             raise ValueError("epoch timestamp out of range")
-        return int(millis)
+        return float(millis)
     if isinstance(value, str):
         text = value.strip()
         if not text or len(text) > 40:
@@ -49,9 +61,34 @@ def parse_timestamp(value: object) -> int:
             raise ValueError(f"not an ISO-8601 timestamp: {text!r}") from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
-        return int(parsed.timestamp() * 1000)
+        try:
+            millis = math.floor(parsed.timestamp() * 1000)
+        except (OverflowError, OSError):  # before year 1 once in UTC
+            raise ValueError(f"timestamp out of range: {text!r}") from None
+        if not _YEAR_1_MS <= millis < _YEAR_10000_MS:  # to_iso could not write it back
+            raise ValueError(f"timestamp out of range (years 1-9999 UTC): {text!r}")
+        return float(millis)
     raise ValueError("a timestamp must be ISO-8601 text or an epoch number")
 
 
 def floor_ms(ms: int, step_ms: int) -> int:
     return ms - ms % step_ms
+
+
+@dataclass(frozen=True)
+class TimeBounds:
+    """The times a request may carry, in epoch milliseconds, inclusive. Computed from the clock
+    rounded down to the minute, so that the OpenAPI document (which states them) and the
+    validators agree exactly within each minute."""
+
+    earliest_ms: int | None
+    latest_ms: int
+
+
+def event_time_bounds(now: int, max_age_days: float, future_tolerance_s: float) -> TimeBounds:
+    minute = floor_ms(now, MINUTE_MS)
+    return TimeBounds(minute - int(max_age_days * DAY_MS), minute + int(future_tolerance_s * 1000))
+
+
+def published_time_bounds(now: int, future_tolerance_s: float) -> TimeBounds:
+    return TimeBounds(None, floor_ms(now, MINUTE_MS) + int(future_tolerance_s * 1000))

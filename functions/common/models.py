@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -11,13 +13,12 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
-    StrictInt,
     StringConstraints,
     ValidationInfo,
     field_validator,
 )
 
-from functions.common.clock import parse_timestamp
+from functions.common.clock import TimeBounds, exact_timestamp_ms
 from functions.common.errors import ID_PATTERN
 
 MAX_ID_LENGTH = 128
@@ -29,8 +30,39 @@ Identifier = Annotated[
 """Every id, in a path, a query or a body: 1-128 characters, no control characters (C0, DEL,
 C1), no ``/`` (so that any id can be a path segment), valid Unicode."""
 
-Timestamp = Annotated[int, BeforeValidator(parse_timestamp)]
-"""ISO-8601 text or epoch seconds (or milliseconds), stored as epoch milliseconds."""
+
+@dataclass(frozen=True)
+class TimeRule:
+    """The times a field accepts (validation context under the field's name) and the reasons
+    given for one outside them."""
+
+    bounds: TimeBounds
+    too_old: str
+    too_new: str
+
+
+def _timestamp(value: object, info: ValidationInfo) -> int:
+    exact = exact_timestamp_ms(value)
+    rule: TimeRule | None = (info.context or {}).get(info.field_name or "")
+    if rule is not None:
+        earliest = rule.bounds.earliest_ms
+        if earliest is not None and exact < earliest:
+            raise ValueError(rule.too_old)
+        if exact > rule.bounds.latest_ms:
+            raise ValueError(rule.too_new)
+    return math.floor(exact)
+
+
+def _number_not_text(value: object) -> object:
+    if isinstance(value, (bool, str)):
+        raise ValueError("must be a JSON number, not a boolean or text")
+    return value
+
+
+Timestamp = Annotated[int, BeforeValidator(_timestamp)]
+"""ISO-8601 text or epoch seconds (or milliseconds), stored as epoch milliseconds; within the
+bounds of the :class:`TimeRule` the validation context names for the field, checked before
+rounding (exactly what the OpenAPI document states)."""
 
 ItemKind = Literal["video", "article", "post"]
 Reason = Literal["model", "popular", "fresh", "exploration", "fallback"]
@@ -68,10 +100,12 @@ class EventIn(_Strict):
     recommendation_id: Identifier | None = Field(
         None, description="The recommendation_id of the feed this event came from."
     )
-    position: StrictInt | None = Field(
-        None, ge=1, le=1000, description="1-based slot in that feed."
-    )
-    dwell_ms: StrictInt | None = Field(None, ge=0, le=86_400_000)
+    position: int | None = Field(None, ge=1, le=1000, description="1-based slot in that feed.")
+    dwell_ms: int | None = Field(None, ge=0, le=86_400_000)
+
+    _whole_numbers = field_validator("position", "dwell_ms", mode="before")(_number_not_text)
+    """A JSON number with no fractional part (``3`` or ``3.0``, as JSON Schema's integer), never
+    ``true`` or ``"3"``."""
 
     @field_validator("event_type")
     @classmethod
@@ -106,14 +140,6 @@ class ItemIn(_Strict):
     hidden: StrictBool = Field(False, description="Hidden items are never recommended.")
 
     _attributes_size = field_validator("attributes")(_check_attributes)
-
-    @field_validator("published_at")
-    @classmethod
-    def _not_in_the_future(cls, value: int | None, info: ValidationInfo) -> int | None:
-        latest: int | None = (info.context or {}).get("latest_published_ms")
-        if value is not None and latest is not None and value > latest:
-            raise ValueError("in the future; post an item when it is published")
-        return value
 
 
 class UserIn(_Strict):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from functions.common import openapi_values as values
+from functions.common.clock import event_time_bounds, published_time_bounds
 from functions.common.door import API_KEY_HEADER, match_route
 from functions.common.settings import Settings
 
@@ -58,35 +60,60 @@ def describe_access(schema: dict[str, Any]) -> None:
                 responses.setdefault(status, _error_response(_ANSWERS[status]))
 
 
-def describe_deployment(schema: dict[str, Any], settings: Settings) -> None:
-    """The configured platforms and event types as enums, the batch limits, in place."""
+def describe_deployment(schema: dict[str, Any], settings: Settings, now_ms: int) -> None:
+    """The configured platforms and event types as enums, the batch limits, the accepted times
+    as of ``now_ms`` and the attribute values, in place."""
+    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+    schemas[values.ATTRIBUTE_VALUE] = values.attribute_value(settings.max_number_digits)
     for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
             for parameter in operation.get("parameters", []):
-                if parameter.get("name") == "platform" and parameter.get("in") == "query":
+                name, where = parameter.get("name"), parameter.get("in")
+                if name == "platform" and where == "query":
                     extra = ["any"] if path == "/metrics" else []
                     _set_enum(parameter.get("schema", {}), [*settings.platforms, *extra])
+                elif path == "/metrics" and name in ("from", "to") and where == "query":
+                    parameter["schema"] = values.window_time(parameter.get("description", ""))
             body = operation.get("requestBody", {}).get("content", {}).get("application/json")
             if body is not None:
-                _describe_body(body.get("schema", {}), settings)
+                _describe_body(body.get("schema", {}), settings, now_ms)
 
 
-def _describe_body(node: Any, settings: Settings) -> None:
+def _describe_body(node: Any, settings: Settings, now_ms: int) -> None:
     if isinstance(node, list):
         for child in node:
-            _describe_body(child, settings)
+            _describe_body(child, settings, now_ms)
         return
     if not isinstance(node, dict):
         return
-    if node.get("type") == "array":
-        node["minItems"] = 1
-        node["maxItems"] = settings.max_batch_size
+    for option in node.get("oneOf", []):  # the three body forms of a batch route
+        batch = option if option.get("type") == "array" else None
+        if option.get("type") == "object" and option.get("additionalProperties") is False:
+            batch = next(iter(option.get("properties", {}).values()), None)
+        if batch is not None and batch.get("type") == "array":
+            batch["minItems"] = 1
+            batch["maxItems"] = settings.max_batch_size
     properties = node.get("properties")
-    if isinstance(properties, dict) and {"event_type", "platform"} <= set(properties):
-        _set_enum(properties["event_type"], list(settings.event_types))
-        _set_enum(properties["platform"], list(settings.platforms))
+    if isinstance(properties, dict):
+        if {"event_type", "platform"} <= set(properties):
+            _set_enum(properties["event_type"], list(settings.event_types))
+            _set_enum(properties["platform"], list(settings.platforms))
+        if "ts" in properties:
+            bounds = event_time_bounds(
+                now_ms, settings.event_max_age_days, settings.event_future_tolerance_s
+            )
+            properties["ts"] = values.event_time(bounds, settings.event_max_age_days)
+        if "published_at" in properties:
+            bounds = published_time_bounds(now_ms, settings.event_future_tolerance_s)
+            properties["published_at"] = values.published_time(bounds)
+        if "attributes" in properties:
+            properties["attributes"] = {
+                "type": "object",
+                "additionalProperties": {"$ref": f"#/components/schemas/{values.ATTRIBUTE_VALUE}"},
+                "description": "A JSON object of at most 16 KB.",
+            }
     for child in node.values():
-        _describe_body(child, settings)
+        _describe_body(child, settings, now_ms)
 
 
 def _set_enum(node: dict[str, Any], values: list[str]) -> None:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from functions.common.clock import event_time_bounds, published_time_bounds
 from functions.common.db import Database, execute
 from functions.common.errors import ApiError, validation_errors
 from functions.common.models import (
@@ -18,6 +19,7 @@ from functions.common.models import (
     FieldError,
     ItemIn,
     ItemResult,
+    TimeRule,
     UserIn,
 )
 from functions.common.settings import Settings
@@ -60,8 +62,8 @@ def unpack_batch(body: Any, key: str, max_batch: int) -> list[Any]:
             422, "validation_error", "the batch is empty", [{"field": key, "reason": "empty batch"}]
         )
     if len(items) > max_batch:
-        raise ApiError(
-            413,
+        raise ApiError(  # a schema violation (maxItems), not a body too large to read
+            422,
             "batch_too_large",
             f"a batch holds at most {max_batch} {key}",
             [{"field": key, "reason": f"{len(items)} {key}, more than {max_batch}"}],
@@ -130,38 +132,31 @@ def _summarise(results: list[ItemResult]) -> BatchResult:
     )
 
 
-def check_event_time(event: EventIn, now_ms: int, settings: Settings) -> list[FieldError]:
-    if event.ts is None:
-        return []
-    if event.ts > now_ms + settings.event_future_tolerance_s * 1000:
-        return [
-            FieldError(
-                field="ts",
-                reason=(f"more than {settings.event_future_tolerance_s:g} s in the future"),
-            )
-        ]
-    if event.ts < now_ms - settings.event_max_age_days * 86_400_000:
-        return [
-            FieldError(
-                field="ts", reason=(f"older than the {settings.event_max_age_days:g}-day horizon")
-            )
-        ]
-    return []
+def event_time_rule(now_ms: int, settings: Settings) -> TimeRule:
+    """Events within the horizon (``MEDIAREC_EVENT_MAX_AGE_DAYS``) and the clock-skew tolerance."""
+    return TimeRule(
+        event_time_bounds(now_ms, settings.event_max_age_days, settings.event_future_tolerance_s),
+        too_old=f"older than the {settings.event_max_age_days:g}-day horizon",
+        too_new=f"more than {settings.event_future_tolerance_s:g} s in the future",
+    )
+
+
+def published_time_rule(now_ms: int, settings: Settings) -> TimeRule:
+    return TimeRule(
+        published_time_bounds(now_ms, settings.event_future_tolerance_s),
+        too_old="",
+        too_new="in the future; post an item when it is published",
+    )
 
 
 def ingest_events(db: Database, body: Any, settings: Settings, now_ms: int) -> BatchResult:
     raw = unpack_batch(body, "events", settings.max_batch_size)
-    context = {"event_types": settings.event_types, "platforms": settings.platforms}
-    valid, results = validate_each(raw, EventIn, "event_id", context)
-    accepted: list[tuple[int, EventIn]] = []
-    for index, event in valid:
-        errors = check_event_time(event, now_ms, settings)
-        if errors:
-            results.append(
-                ItemResult(index=index, id=event.event_id, status="rejected", errors=errors)
-            )
-        else:
-            accepted.append((index, event))
+    context = {
+        "event_types": settings.event_types,
+        "platforms": settings.platforms,
+        "ts": event_time_rule(now_ms, settings),
+    }
+    accepted, results = validate_each(raw, EventIn, "event_id", context)
 
     def store(conn: sqlite3.Connection) -> list[ItemResult]:
         stored = []
@@ -247,8 +242,7 @@ def _upsert_batch(
 
 def upsert_items(db: Database, body: Any, settings: Settings, now_ms: int) -> BatchResult:
     raw = unpack_batch(body, "items", settings.max_batch_size)
-    latest = now_ms + int(settings.event_future_tolerance_s * 1000)
-    context = {"latest_published_ms": latest}
+    context = {"published_at": published_time_rule(now_ms, settings)}
     return _upsert_batch(db, raw, ItemIn, "item_id", write_item, now_ms, context)
 
 
