@@ -7,6 +7,9 @@ VALUES (:event_id, :user_id, :item_id, :event_type, :platform, :ts_ms, :received
         :recommendation_id, :position, :dwell_ms)
 ON CONFLICT (event_id) DO NOTHING;
 
+-- name: event_owner
+SELECT user_id FROM events WHERE event_id = :event_id;
+
 -- name: upsert_user
 INSERT INTO users (user_id, attributes, created_ms, updated_ms)
 VALUES (:user_id, :attributes, :now_ms, :now_ms)
@@ -51,8 +54,14 @@ DELETE FROM users WHERE user_id = :user_id;
 INSERT INTO deleted_users (user_hash, deleted_ms) VALUES (:user_hash, :deleted_ms)
 ON CONFLICT (user_hash) DO UPDATE SET deleted_ms = excluded.deleted_ms;
 
+-- name: secure_delete_setting
+PRAGMA secure_delete;
+
 -- name: secure_delete_on
 PRAGMA secure_delete = ON;
 
 -- name: secure_delete_off
+PRAGMA secure_delete = OFF;
+
+-- name: secure_delete_fast
 PRAGMA secure_delete = FAST;

@@ -202,30 +202,82 @@ def test_a_revoked_key_stops_working_within_the_cache_delay(db, monkeypatch):
 
 
 def test_a_new_key_works_at_once_and_use_is_recorded(db):
-    _, key = create_key(db, ["metrics"], "dash", FIXED_NOW_MS)
+    _, key = create_key(db, ["read", "metrics"], "dash", FIXED_NOW_MS)
+
+    def last_used() -> int | None:
+        (listed,) = [k for k in list_keys(db) if k.name == "dash"]
+        return listed.last_used_ms
+
     assert invoke(metrics, http_event("GET", "/metrics", api_key=key))[0] == 200
-    key_cache.wait_for_writes()
-    (listed,) = [k for k in list_keys(db) if k.name == "dash"]
-    assert listed.last_used_ms == FIXED_NOW_MS and listed.scopes == ("metrics",)
+    assert last_used() is None  # a read-only request: recorded with the next write
+    assert invoke(recommend, http_event("GET", "/recommendations/u1", api_key=key))[0] == 200
+    assert last_used() == FIXED_NOW_MS  # in the feed's own transaction
+
+
+def test_a_flood_of_made_up_keys_pushes_no_real_key_out(db, monkeypatch):
+    _, key = create_key(db, ["read"], "app", FIXED_NOW_MS)
+    event = http_event("GET", "/recommendations/u1", api_key=key)
+    assert invoke(recommend, event)[0] == 200
+    reads: list[str] = []
+    original = api_keys.KeyCache._load
+    monkeypatch.setattr(
+        api_keys.KeyCache, "_load", staticmethod(lambda *a: reads.append(a[1]) or original(*a))
+    )
+    for n in range(api_keys.MAX_CACHED + 10):
+        invoke(recommend, http_event("GET", "/health", api_key=f"mrk_{n:012x}_" + "A" * 43))
+        invoke(recommend, http_event("GET", "/health", api_key=f"junk-{n}"))
+    assert len(reads) == api_keys.MAX_CACHED + 10  # well-formed ones looked up, junk not at all
+    reads.clear()
+    assert invoke(recommend, event)[0] == 200 and reads == []  # still cached
 
 
 def test_keys_are_stored_hashed_never_in_plain_text(db, tmp_path):
     _, key = create_key(db, ["admin"], "secret-holder", FIXED_NOW_MS)
-    assert invoke(recommend, http_event("GET", "/health", api_key=key))[0] == 200
-    key_cache.wait_for_writes()
+    assert invoke(recommend, http_event("GET", "/recommendations/u1", api_key=key))[0] == 200
     db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     stored = b"".join(p.read_bytes() for p in Path(tmp_path).glob("mediarec.sqlite*"))
-    secret = key.rsplit("_", 1)[1]
+    secret = key.split("_", 2)[2]
     assert key.encode() not in stored and secret.encode() not in stored
     assert api_keys.hash_key(key).encode() in stored
 
 
-def test_keys_never_appear_in_answers_or_logs(keys, caplog):
-    caplog.set_level(logging.DEBUG)
+def test_keys_never_appear_in_answers_or_logs(keys, monkeypatch):
+    from functions.recommend import fast_path
+
+    records: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(self.format(record) + repr(record.__dict__))
+
+    collector = Collect(logging.DEBUG)
+    for name in ("functions", "recommend", "ingest"):  # mediarec's and the services' loggers
+        logging.getLogger(name).addHandler(collector)
+    monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")  # would log each event, key and all
+    monkeypatch.setattr(fast_path, "recommend", lambda *_: 1 / 0)
+    from functions.common.lambda_runtime import make_handler
+
+    ingest = make_handler(ingest_app, service="ingest")  # built after the variable is set
+    recommend = make_handler(
+        "functions.recommend.routes:app",
+        service="recommend",
+        fast_path=fast_path.answer_feed_request,
+    )
+    try:
+        for key in (keys["unknown"], keys["revoked"], keys["read"]):
+            response = ingest(http_event("DELETE", "/users/u1", api_key=key), FakeLambdaContext())
+            assert response["statusCode"] in (401, 403)
+            assert key not in response["body"]
+        failed = recommend(
+            http_event("GET", "/recommendations/u1", api_key=keys["read"]), FakeLambdaContext()
+        )
+    finally:
+        for name in ("functions", "recommend", "ingest"):
+            logging.getLogger(name).removeHandler(collector)
+    assert failed["statusCode"] == 500 and keys["read"] not in failed["body"]
+    assert any("unhandled error" in r for r in records)  # the logs were seen
     for key in (keys["unknown"], keys["revoked"], keys["read"]):
-        response = ingest(http_event("DELETE", "/users/u1", api_key=key), FakeLambdaContext())
-        assert response["statusCode"] in (401, 403)
-        assert key not in response["body"] and key.rsplit("_", 1)[1] not in caplog.text
+        assert not [r for r in records if key.split("_", 2)[2] in r]
 
 
 # -- end users (the client API's JWT authorizer) ---------------------------------------------
@@ -325,3 +377,14 @@ def test_an_http_request_cannot_run_a_job(keys):
     event = http_event("POST", "/metrics", body={"job": "create-key", "scopes": ["admin"]})
     status, body = invoke(metrics, event)
     assert status == 405 and "key" not in body
+
+
+def test_an_end_user_cannot_take_another_users_event_id():
+    """event_id is the idempotency key: a retry by the same user is a duplicate, but an id that
+    another user's event holds is refused, so no one can make someone's events vanish as
+    "duplicates" by posting their ids first."""
+    mine = {**BODIES["/events"], "event_id": "e-1", "user_id": "u2"}
+    assert end_user("POST", "/events", "u2", mine)[1]["stored"] == 1
+    status, body = end_user("POST", "/events", "u1", {**mine, "user_id": "u1"})
+    assert status == 422 and body["results"][0]["errors"][0]["field"] == "event_id"
+    assert end_user("POST", "/events", "u2", mine)[1]["duplicates"] == 1  # a real retry

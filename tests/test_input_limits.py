@@ -259,3 +259,40 @@ def test_path_and_body_ids_agree(user_id):
     )
     body_status, _ = invoke(ingest, http_event("POST", "/events", body=event(user_id=user_id)))
     assert (path_status == 200) == (body_status == 200), user_id
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"event_id": "e1", "user_id": "u1", "ts": ' + "1" * 5000 + ', "item_id": }',
+        "[" + "1" * 5000 + "," + "[" * 100_000,
+        '{"a": ' + "1" * 5000 + ", " + '"b": NaN, }',
+    ],
+    ids=["then-invalid", "then-too-deep", "then-trailing-comma"],
+)
+def test_a_huge_integer_then_malformed_json_is_still_a_400(raw):
+    status, body = post("/events", raw)
+    assert status == 400 and body["error"] in ("invalid_json", "limit_exceeded"), body
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"isBase64Encoded": True, "body": "éé=="},
+        {"isBase64Encoded": True, "body": "not base64!"},
+        {"headers": ["x-api-key", EXAMPLE_API_KEY]},
+    ],
+    ids=["non-ascii-base64", "bad-base64", "headers-list"],
+)
+def test_malformed_events_are_a_400_not_a_500(change):
+    event_ = {**http_event("POST", "/events", body=event()), **change}
+    status, body = invoke(ingest, event_)
+    assert status == 400, body
+
+
+def test_no_websocket_opens():
+    from starlette.websockets import WebSocketDisconnect
+
+    client = TestClient(build_app())
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect("/events") as socket:
+        socket.receive_text()

@@ -431,3 +431,13 @@ def test_built_layer_has_no_runtime_sdk() -> None:
     for module in ("boto3", "botocore", "s3transfer", "dateutil", "six.py", "urllib3"):
         assert module not in names, f"{module} is in the built layer"
     assert "aws_xray_sdk" in names and "jmespath" in names
+
+
+def test_traces_never_record_answers() -> None:
+    """Powertools' tracer records a handler's return value by default: a feed, or the key a
+    create-key job answers, would land in X-Ray."""
+    variables = (GLOBAL_FUNCTION.get("Environment") or {}).get("Variables") or {}
+    assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
+    for properties in FUNCTIONS.values():
+        own = (properties.get("Environment") or {}).get("Variables") or {}
+        assert own.get("POWERTOOLS_TRACER_CAPTURE_RESPONSE", "false") == "false"

@@ -25,8 +25,9 @@ def _reusable(path: Path) -> str | None:
     if not path.is_file():
         return None
     key = path.read_text(encoding="utf-8").strip()
-    found = key_cache.lookup(get_database(), key, ttl=0, now_ms=now_ms())
-    key_cache.wait_for_writes()
+    database = get_database()
+    found = key_cache.lookup(database, key, ttl=0, now_ms=now_ms())
+    database.write(lambda conn: None)  # carries the key's last-used time
     return key if found is not None and found.revoked_ms is None else None
 
 
@@ -84,16 +85,17 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_revoke(args: argparse.Namespace) -> int:
-    from functions.common.api_keys import revoke_key
+    from functions.common.api_keys import key_prefix, revoke_key
     from functions.common.clock import now_ms
     from functions.common.db import get_database
     from functions.common.settings import get_settings
 
+    prefix = key_prefix(args.key)  # never print a whole key back
     if not revoke_key(get_database(), args.key, now_ms()):
-        print(f"error: no active key {args.key!r} (see mediarec keys list)", file=sys.stderr)
+        print(f"error: no active key {prefix} (see mediarec keys list)", file=sys.stderr)
         return 2
     delay = get_settings().api_key_cache_seconds
-    print(f"revoked {args.key}; running functions refuse it within {delay:g} s")
+    print(f"revoked {prefix}; running functions refuse it within {delay:g} s")
     return 0
 
 

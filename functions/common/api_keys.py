@@ -10,8 +10,8 @@ Each container caches what a lookup found (a valid key, a revoked one, or none) 
 ``MEDIAREC_API_KEY_CACHE_SECONDS`` (60 s): a revoked key stops working within that delay, and a
 warm request pays a dictionary lookup instead of a query. The cache holds at most
 :data:`MAX_CACHED` keys, so a flood of random keys cannot grow it. When a key is read from the
-database its ``last_used_ms`` is updated on a background thread (at most once per cache period
-per container), so the request does not wait for that write.
+database (at most once per cache period per container) its ``last_used_ms`` is updated inside
+the container's next write transaction (:func:`_record_use`).
 """
 
 from __future__ import annotations
@@ -103,77 +103,88 @@ def list_keys(db: Database) -> list[ApiKey]:
     return [_record(row) for row in db.read(lambda conn: fetch_all(conn, "access", "list_keys"))]
 
 
+def key_prefix(given: str) -> str:
+    """``mrk_<key id>`` of a key id, a prefix or a whole key (safe to print)."""
+    match = KEY_PATTERN.fullmatch(given)
+    return "mrk_" + (match["key_id"] if match else given.removeprefix("mrk_")[:12])
+
+
 def revoke_key(db: Database, key_id: str, now_ms: int) -> bool:
     """Revoke the key whose id (or ``mrk_<id>`` prefix, or the whole key) is given; ``False``
     when no such unrevoked key exists."""
-    match = KEY_PATTERN.fullmatch(key_id)
-    key_id = match["key_id"] if match else key_id.removeprefix("mrk_")
-    params = {"key_id": key_id, "now_ms": now_ms}
+    params = {"key_id": key_prefix(key_id).removeprefix("mrk_"), "now_ms": now_ms}
     return db.write(lambda conn: execute(conn, "access", "revoke_key", params).rowcount) == 1
 
 
 class KeyCache:
-    """What lookups found, per presented key (by hash), for ``ttl`` seconds."""
+    """What lookups found, per presented key (by hash), for ``ttl`` seconds.
+
+    Valid and revoked keys are kept apart from unknown ones, each in a bounded LRU, so a flood of
+    made-up keys can neither grow memory nor push the real keys out; a presented value that is
+    not even shaped like a key is refused without a lookup or an entry."""
 
     def __init__(self, max_entries: int = MAX_CACHED) -> None:
-        self._entries: OrderedDict[str, tuple[float, ApiKey | None]] = OrderedDict()
+        self._known: OrderedDict[str, tuple[float, ApiKey]] = OrderedDict()
+        self._unknown: OrderedDict[str, float] = OrderedDict()
         self._max = max_entries
         self._lock = threading.Lock()
-        self._touching: list[threading.Thread] = []
 
     def lookup(self, db: Database, presented: str, ttl: float, now_ms: int) -> ApiKey | None:
         """The key ``presented`` names (revoked or not), or ``None`` for no such key."""
-        digest = hash_key(presented)
-        now = time.monotonic()
-        with self._lock:
-            cached = self._entries.get(digest)
-            if cached is not None and cached[0] > now:
-                return cached[1]
-        found = self._load(db, presented, digest)
-        with self._lock:
-            self._entries[digest] = (now + ttl, found)
-            self._entries.move_to_end(digest)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
-        if found is not None and found.revoked_ms is None:
-            self._touch(db, found.key_id, now_ms)
-        return found
-
-    @staticmethod
-    def _load(db: Database, presented: str, digest: str) -> ApiKey | None:
         match = KEY_PATTERN.fullmatch(presented)
         if match is None:
             return None
-        params = {"key_id": match["key_id"]}
-        row = db.read(lambda conn: fetch_one(conn, "access", "key_by_id", params))
+        digest = hash_key(presented)
+        now = time.monotonic()
+        with self._lock:
+            known = self._known.get(digest)
+            if known is not None and known[0] > now:
+                self._known.move_to_end(digest)
+                return known[1]
+            unknown_until = self._unknown.get(digest)
+            if unknown_until is not None and unknown_until > now:
+                return None
+        found = self._load(db, match["key_id"], digest)
+        with self._lock:
+            if found is None:
+                self._remember(self._unknown, digest, now + ttl)
+            else:
+                self._remember(self._known, digest, (now + ttl, found))
+        if found is not None and found.revoked_ms is None:
+            _record_use(db, found.key_id, now_ms)
+        return found
+
+    def _remember(self, entries: OrderedDict[str, Any], digest: str, value: Any) -> None:
+        entries[digest] = value
+        entries.move_to_end(digest)
+        while len(entries) > self._max:
+            entries.popitem(last=False)
+
+    @staticmethod
+    def _load(db: Database, key_id: str, digest: str) -> ApiKey | None:
+        row = db.read(lambda conn: fetch_one(conn, "access", "key_by_id", {"key_id": key_id}))
         if row is None or not hmac.compare_digest(row["secret_hash"], digest):
             return None
         return _record(row)
 
-    def _touch(self, db: Database, key_id: str, now_ms: int) -> None:
-        def touch() -> None:
-            params = {"key_id": key_id, "now_ms": now_ms}
-            try:
-                db.write(lambda conn: execute(conn, "access", "touch_key", params))
-            except Exception as error:  # bookkeeping only: never fails a request
-                logger.warning("could not record the use of key mrk_%s: %s", key_id, error)
-
-        thread = threading.Thread(target=touch, name="mediarec-key-touch", daemon=True)
-        with self._lock:
-            self._touching = [t for t in self._touching if t.is_alive()] + [thread]
-        thread.start()
-
-    def wait_for_writes(self, timeout: float = 10.0) -> None:
-        """Wait for pending ``last_used_ms`` updates (tests, the CLI)."""
-        with self._lock:
-            pending = list(self._touching)
-        for thread in pending:
-            thread.join(timeout)
-
     def clear(self) -> None:
-        self.wait_for_writes()
         with self._lock:
-            self._entries.clear()
+            self._known.clear()
+            self._unknown.clear()
+
+
+def _record_use(db: Database, key_id: str, now_ms: int) -> None:
+    """``last_used_ms``, written inside this container's next write transaction (a feed's
+    impressions, a batch of events; the metrics function's hourly run) rather than in one of its
+    own: no extra fsync, and nothing left holding the lock when Lambda freezes the container."""
+
+    def touch(conn: Any) -> None:
+        try:
+            execute(conn, "access", "touch_key", {"key_id": key_id, "now_ms": now_ms})
+        except Exception as error:  # bookkeeping only: never fails the write it rides on
+            logger.warning("could not record the use of key mrk_%s: %s", key_id, error)
+
+    db.ride_along(touch)
 
 
 key_cache = KeyCache()

@@ -45,6 +45,10 @@ FIRST_BACKOFF_SECONDS = 0.01  # the sleep before the first retry, doubled after 
 MAX_BACKOFF_SECONDS = 0.5
 
 
+MAX_RIDERS = 256
+"""Bookkeeping writes waiting for the next transaction (see :meth:`Database.ride_along`)."""
+
+
 class DatabaseBusyError(RuntimeError):
     """The database stayed locked for the whole wait bound (or every retry); answer 503."""
 
@@ -92,6 +96,7 @@ class Database:
         self.wait_seconds = wait_seconds
         self.read_only = read_only
         self._lock = threading.RLock()
+        self._riders: list[Callable[[sqlite3.Connection], None]] = []
         self._checkpointer: Checkpointer | None = None
         if self.path != ":memory:" and not read_only:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -216,18 +221,31 @@ class Database:
         def attempt() -> T:
             with self._lock:
                 self._begin("BEGIN IMMEDIATE")
+                riders = list(self._riders)
                 try:
                     result = work(self.conn)
+                    for ride in riders:
+                        ride(self.conn)
                     self.conn.execute("COMMIT")  # may itself be busy on a rollback journal
                 except BaseException:
                     self._rollback()
                     raise
+                del self._riders[: len(riders)]  # committed: done
             checkpointer = self._checkpointer  # close() may clear it meanwhile
             if checkpointer is not None:
                 checkpointer.committed()
             return result
 
         return self._retry(attempt)
+
+    def ride_along(self, bookkeeping: Callable[[sqlite3.Connection], None]) -> None:
+        """Run ``bookkeeping(conn)`` inside this connection's next write transaction, after its
+        work, instead of in a transaction (and an fsync) of its own: for writes that may wait,
+        such as an API key's last-used time. It must not raise (it would fail that write);
+        pending ones are lost if the container ends before its next write."""
+        with self._lock:
+            if len(self._riders) < MAX_RIDERS:
+                self._riders.append(bookkeeping)
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:

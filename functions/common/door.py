@@ -308,6 +308,8 @@ def request_from_event(event: Any) -> HttpRequest:
     if not isinstance(path, str) or not isinstance(method, str):
         raise ApiError(400, "unsupported_event", "the request has no method or path")
     headers = event.get("headers") or {}
+    if not isinstance(headers, dict):
+        raise ApiError(400, "unsupported_event", "the request's headers are not an object")
     raw_body = event.get("body") or ""
     try:
         body = (
@@ -315,7 +317,7 @@ def request_from_event(event: Any) -> HttpRequest:
             if event.get("isBase64Encoded")
             else raw_body.encode("utf-8", "surrogatepass")
         )
-    except (binascii.Error, TypeError, AttributeError):
+    except (binascii.Error, ValueError, TypeError, AttributeError):
         raise ApiError(400, "invalid_body", "the request body could not be decoded") from None
     authorizer = context.get("authorizer") if isinstance(context, dict) else None
     jwt = authorizer.get("jwt") if isinstance(authorizer, dict) else None

@@ -89,13 +89,9 @@ def parse_json_body(raw: bytes, *, max_bytes: int, max_depth: int, max_digits: i
     except UnicodeDecodeError:
         raise _invalid("not UTF-8") from None
     try:
-        value = json.loads(text, parse_constant=_NonFinite)
-    except json.JSONDecodeError as error:
-        raise _invalid(f"{error.msg} (line {error.lineno}, column {error.colno})") from None
-    except RecursionError:
-        raise _limit("body", f"nested deeper than {max_depth} levels") from None
-    except ValueError:  # an integer literal past int()'s 4,300-digit limit: find which one
-        value = json.loads(text, parse_constant=_NonFinite, parse_int=_bounded_int(max_digits))
+        value = _loads(text, max_depth, None)
+    except _IntegerTooLong:  # past int()'s 4,300-digit limit: parse again to find which one
+        value = _loads(text, max_depth, _bounded_int(max_digits))
     try:
         _walk(value, 0, max_depth, 10**max_digits, max_digits)
     except _Offence as offence:
@@ -104,6 +100,23 @@ def parse_json_body(raw: bytes, *, max_bytes: int, max_depth: int, max_digits: i
             raise _invalid(offence.reason, field) from None
         raise _limit(field, offence.reason) from None
     return value
+
+
+class _IntegerTooLong(Exception):
+    pass
+
+
+def _loads(text: str, max_depth: int, parse_int: Any) -> Any:
+    try:
+        return json.loads(text, parse_constant=_NonFinite, parse_int=parse_int)
+    except json.JSONDecodeError as error:
+        raise _invalid(f"{error.msg} (line {error.lineno}, column {error.colno})") from None
+    except RecursionError:
+        raise _limit("body", f"nested deeper than {max_depth} levels") from None
+    except ValueError:
+        if parse_int is None:
+            raise _IntegerTooLong from None
+        raise _invalid("a number the parser cannot read") from None
 
 
 def _limit(field: str, reason: str) -> ApiError:
@@ -123,14 +136,15 @@ def _bounded_int(max_digits: int) -> Any:
     return parse
 
 
-_PLAIN = (str, bool, type(None))
-
-
 def _walk(value: Any, depth: int, max_depth: int, bound: int, max_digits: int) -> None:
+    """Check every value once; scalars inline (a 1 MB array of numbers is one loop, not a call
+    per number), containers by recursion, bounded by ``max_depth``."""
     if isinstance(value, dict):
         items: Any = value.items()
+        keyed = True
     elif isinstance(value, list):
         items = enumerate(value)
+        keyed = False
     else:
         if isinstance(value, str) and not value.isascii():
             _check_text(value, "")
@@ -138,16 +152,23 @@ def _walk(value: Any, depth: int, max_depth: int, bound: int, max_digits: int) -
         return
     if depth >= max_depth:
         raise _Offence("limit_exceeded", f"nested deeper than {max_depth} levels")
-    keyed = isinstance(value, dict)
     for key, child in items:
         if keyed and not key.isascii():
             _check_text(key, key)
-        if isinstance(child, _PLAIN):
-            if isinstance(child, str) and not child.isascii():
+        kind = type(child)
+        if kind is str:
+            if not child.isascii():
                 _check_text(child, key)
             continue
+        if (kind is int or kind is float) and -bound < child < bound:
+            continue  # NaN and infinities fail the comparison and are checked below
+        if child is None or kind is bool:
+            continue
         try:
-            _walk(child, depth + 1, max_depth, bound, max_digits)
+            if kind is dict or kind is list:
+                _walk(child, depth + 1, max_depth, bound, max_digits)
+            else:
+                _check_scalar(child, bound, max_digits)
         except _Offence as offence:
             offence.path.append(key)
             raise

@@ -97,7 +97,10 @@ def make_handler(
         from aws_lambda_powertools import Tracer
 
         handle = Tracer(service=service).capture_lambda_handler(handle)
-    handler: LambdaHandler = logger.inject_lambda_context(clear_state=True)(handle)
+    handler: LambdaHandler = logger.inject_lambda_context(
+        clear_state=True,
+        log_event=False,  # never the event, whatever POWERTOOLS_LOGGER_LOG_EVENT
+    )(handle)  # says: it holds the x-api-key header
     return handler
 
 

@@ -67,7 +67,10 @@ rounding (exactly what the OpenAPI document states)."""
 ItemKind = Literal["video", "article", "post"]
 Reason = Literal["model", "popular", "fresh", "exploration", "fallback"]
 """Why an item is in a feed: which path chose it."""
-Category = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+Category = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True, pattern=r"\S")
+]
+"""A category: up to 64 characters, at least one not whitespace (it is stored stripped)."""
 
 
 def _allowed(info: ValidationInfo, key: str) -> tuple[str, ...] | None:
@@ -77,7 +80,8 @@ def _allowed(info: ValidationInfo, key: str) -> tuple[str, ...] | None:
 
 
 def _check_attributes(value: dict[str, Any]) -> dict[str, Any]:
-    if len(json.dumps(value, separators=(",", ":"))) > MAX_ATTRIBUTES_BYTES:
+    encoded = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    if len(encoded) > MAX_ATTRIBUTES_BYTES:  # UTF-8 bytes, as a client counts them
         raise ValueError(f"attributes larger than {MAX_ATTRIBUTES_BYTES} bytes as JSON")
     return value
 

@@ -23,7 +23,7 @@ _ANSWERS = {
     "400": "Malformed request: a query or body limit, invalid JSON",
     "401": "Missing, unknown or revoked API key",
     "403": "The key lacks the route's scope, or an end-user token acts for another user",
-    "413": "Body or batch too large",
+    "413": "Body larger than the byte limit",
 }
 
 
@@ -64,7 +64,7 @@ def describe_deployment(schema: dict[str, Any], settings: Settings, now_ms: int)
     """The configured platforms and event types as enums, the batch limits, the accepted times
     as of ``now_ms`` and the attribute values, in place."""
     schemas = schema.setdefault("components", {}).setdefault("schemas", {})
-    schemas[values.ATTRIBUTE_VALUE] = values.attribute_value(settings.max_number_digits)
+    schemas.update(values.attribute_values(settings.max_number_digits, settings.max_json_depth))
     for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
             for parameter in operation.get("parameters", []):
@@ -109,8 +109,8 @@ def _describe_body(node: Any, settings: Settings, now_ms: int) -> None:
         if "attributes" in properties:
             properties["attributes"] = {
                 "type": "object",
-                "additionalProperties": {"$ref": f"#/components/schemas/{values.ATTRIBUTE_VALUE}"},
-                "description": "A JSON object of at most 16 KB.",
+                "additionalProperties": {"$ref": values.attribute_ref(1)},
+                "description": "A JSON object of at most 16 KB (UTF-8 JSON).",
             }
     for child in node.values():
         _describe_body(child, settings, now_ms)

@@ -103,18 +103,37 @@ def window_time(description: str) -> dict[str, Any]:
     }
 
 
-def attribute_value(max_digits: int) -> dict[str, Any]:
-    """Any JSON value whose numbers stay below 10**max_digits in magnitude (recursive)."""
-    ref = {"$ref": f"#/components/schemas/{ATTRIBUTE_VALUE}"}
+def attribute_ref(level: int) -> str:
+    return f"#/components/schemas/{ATTRIBUTE_VALUE}{level}"
+
+
+ATTRIBUTES_DEPTH = 4
+"""The depth of an item's attributes in the deepest body form: {items: [{attributes: {...}}]}."""
+
+
+def attribute_values(max_digits: int, max_depth: int) -> dict[str, Any]:
+    """``AttributeValue1`` .. ``AttributeValueN``: any JSON value whose numbers stay below
+    10**max_digits in magnitude, nested no deeper than the body limit allows below an item's
+    attributes (the last level holds scalars only)."""
     bound = float(10**max_digits)
-    return {
-        "anyOf": [
-            {"type": "string"},
-            {"type": "number", "exclusiveMinimum": -bound, "exclusiveMaximum": bound},
-            {"type": "boolean"},
-            {"type": "null"},
-            {"type": "array", "items": ref},
-            {"type": "object", "additionalProperties": ref},
-        ],
-        "description": f"Any JSON value; numbers below 1e{max_digits} in magnitude.",
-    }
+    scalars: list[dict[str, Any]] = [
+        {"type": "string"},
+        {"type": "number", "exclusiveMinimum": -bound, "exclusiveMaximum": bound},
+        {"type": "boolean"},
+        {"type": "null"},
+    ]
+    levels = max(1, max_depth - ATTRIBUTES_DEPTH + 1)
+    schemas = {}
+    for level in range(1, levels + 1):
+        options = list(scalars)
+        if level < levels:
+            child = {"$ref": attribute_ref(level + 1)}
+            options += [
+                {"type": "array", "items": child},
+                {"type": "object", "additionalProperties": child},
+            ]
+        schemas[f"{ATTRIBUTE_VALUE}{level}"] = {
+            "anyOf": options,
+            "description": f"A JSON value; numbers below 1e{max_digits} in magnitude.",
+        }
+    return schemas

@@ -28,16 +28,13 @@ def reset_resources() -> None:
     """Forget cached settings, connection, keys and queries (tests, benchmarks switching files)."""
     from functions.common.api_keys import key_cache
 
-    key_cache.clear()  # first: it waits for pending key-use writes on the connection
+    key_cache.clear()
     if get_database.cache_info().currsize:
         get_database().close()
     get_database.cache_clear()
     get_settings.cache_clear()
     sql.load_file.cache_clear()
     from functions.common import model_runtime, online_features, ranking
-    from functions.common.api_keys import key_cache
-
-    key_cache.clear()
 
     model_runtime.reset_model_state()
     online_features.clear_item_feature_tables()

@@ -149,6 +149,14 @@ def published_time_rule(now_ms: int, settings: Settings) -> TimeRule:
     )
 
 
+TAKEN = "already the id of another user's event; use a unique id (e.g. a UUID)"
+
+
+def _owner(conn: sqlite3.Connection, event_id: str) -> str | None:
+    row = execute(conn, "ingest", "event_owner", {"event_id": event_id}).fetchone()
+    return None if row is None else str(row[0])
+
+
 def ingest_events(db: Database, body: Any, settings: Settings, now_ms: int) -> BatchResult:
     raw = unpack_batch(body, "events", settings.max_batch_size)
     context = {
@@ -164,12 +172,17 @@ def ingest_events(db: Database, body: Any, settings: Settings, now_ms: int) -> B
             row = event.model_dump()
             row["ts_ms"] = row.pop("ts") or now_ms
             row["received_ms"] = now_ms
-            inserted = execute(conn, "ingest", "insert_event", row).rowcount == 1
-            stored.append(
-                ItemResult(
-                    index=index, id=event.event_id, status="stored" if inserted else "duplicate"
-                )
-            )
+            if execute(conn, "ingest", "insert_event", row).rowcount == 1:
+                stored.append(ItemResult(index=index, id=event.event_id, status="stored"))
+            elif _owner(conn, event.event_id) == event.user_id:  # a retry: stored once
+                stored.append(ItemResult(index=index, id=event.event_id, status="duplicate"))
+            else:  # not a retry: an idempotency key that another user's event holds
+                stored.append(
+                    ItemResult(
+                        index=index, id=event.event_id, status="rejected",
+                        errors=[FieldError(field="event_id", reason=TAKEN)],
+                    )
+                )  # fmt: skip
         return stored
 
     if accepted:
@@ -251,6 +264,10 @@ def upsert_users(db: Database, body: Any, settings: Settings, now_ms: int) -> Ba
     return _upsert_batch(db, raw, UserIn, "user_id", write_user, now_ms)
 
 
+SECURE_DELETE_RESTORE = {0: "secure_delete_off", 1: "secure_delete_on", 2: "secure_delete_fast"}
+"""The query that puts each ``PRAGMA secure_delete`` value back after a user's deletion."""
+
+
 def delete_user(db: Database, user_id: str, now_ms: int) -> DeletedUser:
     """Remove every row stored about ``user_id`` (impressions first: they reference feeds) and,
     in the same transaction, write its tombstone (the id's hash, ``now_ms``), so that models
@@ -261,11 +278,12 @@ def delete_user(db: Database, user_id: str, now_ms: int) -> DeletedUser:
     def remove(conn: sqlite3.Connection) -> dict[str, int]:
         # overwrite what is deleted rather than leave it readable in the file's free space
         # (SQLite builds differ in their default; only this transaction pays for it)
+        setting = int(execute(conn, "ingest", "secure_delete_setting").fetchone()[0])
         execute(conn, "ingest", "secure_delete_on")
         try:
             return remove_rows(conn)
         finally:
-            execute(conn, "ingest", "secure_delete_off")
+            execute(conn, "ingest", SECURE_DELETE_RESTORE.get(setting, "secure_delete_on"))
 
     def remove_rows(conn: sqlite3.Connection) -> dict[str, int]:
         counts = {}

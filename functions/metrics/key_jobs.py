@@ -8,14 +8,15 @@ file sits on EFS where no laptop can reach it:
 A direct invocation needs IAM's ``lambda:InvokeFunction`` on the function (the HTTP API cannot
 send these events: the door only admits HTTP requests, and the entry point routes ``{"job": …}``
 events before it), so whoever can run these jobs could already change the function. The new key
-is in the invocation's answer only, never in a log.
+is in the invocation's answer only, never in a log or a trace (template.yaml sets
+POWERTOOLS_TRACER_CAPTURE_RESPONSE=false, so X-Ray does not record the answer).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from functions.common.api_keys import create_key, list_keys, revoke_key
+from functions.common.api_keys import create_key, key_prefix, list_keys, revoke_key
 from functions.common.db import Database
 
 KEY_JOBS = ("create-key", "list-keys", "revoke-key")
@@ -45,4 +46,5 @@ def run_key_job(job: str, event: dict[str, Any], db: Database, now_ms: int) -> d
     prefix = event.get("prefix")
     if not isinstance(prefix, str) or not prefix:
         raise ValueError('revoke-key needs "prefix": the mrk_... prefix from list-keys')
-    return {"revoked": revoke_key(db, prefix, now_ms), "prefix": prefix}
+    revoked = revoke_key(db, prefix, now_ms)
+    return {"revoked": revoked, "prefix": key_prefix(prefix)}  # never a whole key echoed
