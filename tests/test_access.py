@@ -386,5 +386,7 @@ def test_an_end_user_cannot_take_another_users_event_id():
     mine = {**BODIES["/events"], "event_id": "e-1", "user_id": "u2"}
     assert end_user("POST", "/events", "u2", mine)[1]["stored"] == 1
     status, body = end_user("POST", "/events", "u1", {**mine, "user_id": "u1"})
-    assert status == 422 and body["results"][0]["errors"][0]["field"] == "event_id"
+    assert status == 409 and body["error"] == "conflict"
+    assert body["results"][0]["status"] == "conflict" and body["rejected"] == 1
+    assert body["results"][0]["errors"][0]["field"] == "event_id"
     assert end_user("POST", "/events", "u2", mine)[1]["duplicates"] == 1  # a real retry

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from functions.common.api_keys import create_key
 from functions.common.db import Database, DatabaseBusyError, open_database
 from functions.common.settings import Settings
 
@@ -169,7 +170,6 @@ def _worker_env(path: Path) -> dict[str, str]:
         "MEDIAREC_DB_PATH": str(path),
         "MEDIAREC_JOURNAL_MODE": "delete",
         "MEDIAREC_MODELS_URI": str(path.parent / "models"),
-        "MEDIAREC_AUTH": "off",
         "MEDIAREC_TRACING": "false",
         "MEDIAREC_LOG_LEVEL": "ERROR",
         # small enough that requests do give up with 503 under this contention
@@ -212,7 +212,13 @@ def _ingest_worker(worker: int, env: dict[str, str], barrier: Any, results: Any)
         for number, batch in enumerate(batches):
             for attempt in range(MAX_ATTEMPTS):
                 status, body, headers = _call(
-                    handler, http_event("POST", "/events", body={"events": batch})
+                    handler,
+                    http_event(
+                        "POST",
+                        "/events",
+                        body={"events": batch},
+                        api_key=os.environ["TEST_INGEST_KEY"],
+                    ),
                 )
                 outcome["statuses"][status] += 1
                 if status == 200:
@@ -247,7 +253,10 @@ def _feed_reader(env: dict[str, str], barrier: Any, stop: Any, results: Any) -> 
         # until the writers are done, and at least one feed served
         while (not stop.is_set() or outcome["served"] == 0) and time.monotonic() < give_up:
             n += 1
-            event = http_event("GET", f"/recommendations/u{n % USERS}", query={"k": 10})
+            event = http_event(
+                "GET", f"/recommendations/u{n % USERS}", query={"k": 10},
+                api_key=os.environ["TEST_READ_KEY"],
+            )  # fmt: skip
             status, body, headers = _call(handler, event)
             outcome["statuses"][status] += 1
             if status == 200:
@@ -262,7 +271,7 @@ def _feed_reader(env: dict[str, str], barrier: Any, stop: Any, results: Any) -> 
     results.put(outcome)
 
 
-def _seed_catalog(path: Path) -> None:
+def _seed_catalog(path: Path) -> dict[str, str]:
     from functions.ingest import logic
 
     database = Database(path, journal_mode="delete")
@@ -270,13 +279,18 @@ def _seed_catalog(path: Path) -> None:
     items = [{"item_id": f"i{n}", "kind": "video", "title": f"item {n}"} for n in range(ITEMS)]
     result = logic.upsert_items(database, {"items": items}, Settings(), int(time.time() * 1000))
     assert result.stored == ITEMS
+    keys = {
+        scope: create_key(database, [scope], f"{scope} clients", int(time.time() * 1000))[1]
+        for scope in ("ingest", "read")
+    }
     database.close()
+    return keys
 
 
 def test_eight_ingest_containers_and_a_feed_reader_share_one_delete_journal_file(tmp_path):
     path = tmp_path / "shared.sqlite"
-    _seed_catalog(path)
-    env = _worker_env(path)
+    keys = _seed_catalog(path)  # every request goes through the door with a real key
+    env = {**_worker_env(path), "TEST_INGEST_KEY": keys["ingest"], "TEST_READ_KEY": keys["read"]}
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(WORKERS + 1)
     stop = ctx.Event()

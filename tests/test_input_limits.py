@@ -77,12 +77,15 @@ def test_deep_nesting_is_a_limit_not_an_encoding_error(depth):
     assert "nested deeper than 32" in body["errors"][0]["reason"]
 
 
-def test_nesting_within_the_limit_is_stored():
-    attributes = {"a": [[[{"b": [1, 2.5, None, True, "x"]}]]]}
-    status, _ = invoke(
-        ingest, http_event("POST", "/users", body={"user_id": "u1", "attributes": attributes})
-    )
-    assert status == 200
+def test_attributes_nest_at_most_four_levels():
+    def post_attributes(attributes: dict) -> tuple[int, dict]:
+        return invoke(
+            ingest, http_event("POST", "/users", body={"user_id": "u1", "attributes": attributes})
+        )
+
+    assert post_attributes({"a": [[{"b": [1, 2.5, None, True, "x"]}]]})[0] == 200  # 4 levels
+    status, body = post_attributes({"a": [[[{"b": [1]}]]]})  # 5
+    assert status == 422 and body["errors"][0]["field"] == "attributes"
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,8 @@ from functions.common.errors import ID_PATTERN
 
 MAX_ID_LENGTH = 128
 MAX_ATTRIBUTES_BYTES = 16_384
+MAX_ATTRIBUTE_NESTING = 4
+"""Arrays or objects inside one another below an item's or user's attributes object."""
 
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)
@@ -79,7 +81,18 @@ def _allowed(info: ValidationInfo, key: str) -> tuple[str, ...] | None:
     return allowed
 
 
+def _nesting(value: Any) -> int:
+    """How many arrays or objects lie inside one another in ``value``."""
+    if isinstance(value, dict):
+        return 1 + max(map(_nesting, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_nesting, value), default=0)
+    return 0
+
+
 def _check_attributes(value: dict[str, Any]) -> dict[str, Any]:
+    if max(map(_nesting, value.values()), default=0) > MAX_ATTRIBUTE_NESTING:
+        raise ValueError(f"attributes nest more than {MAX_ATTRIBUTE_NESTING} arrays or objects")
     encoded = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     if len(encoded) > MAX_ATTRIBUTES_BYTES:  # UTF-8 bytes, as a client counts them
         raise ValueError(f"attributes larger than {MAX_ATTRIBUTES_BYTES} bytes as JSON")
@@ -171,7 +184,9 @@ class ErrorBody(BaseModel):
 class ItemResult(BaseModel):
     index: int
     id: str | None = Field(None, description="event_id, item_id or user_id when readable.")
-    status: Literal["stored", "duplicate", "upserted", "rejected"]
+    status: Literal["stored", "duplicate", "upserted", "rejected", "conflict"] = Field(
+        description="conflict: the event_id is another user's event's (not stored)."
+    )
     errors: list[FieldError] = Field(default_factory=list)
 
 

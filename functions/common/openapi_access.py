@@ -15,6 +15,7 @@ from typing import Any
 from functions.common import openapi_values as values
 from functions.common.clock import event_time_bounds, published_time_bounds
 from functions.common.door import API_KEY_HEADER, match_route
+from functions.common.models import MAX_ATTRIBUTE_NESTING
 from functions.common.settings import Settings
 
 SCHEME = "ApiKey"
@@ -64,7 +65,7 @@ def describe_deployment(schema: dict[str, Any], settings: Settings, now_ms: int)
     """The configured platforms and event types as enums, the batch limits, the accepted times
     as of ``now_ms`` and the attribute values, in place."""
     schemas = schema.setdefault("components", {}).setdefault("schemas", {})
-    schemas.update(values.attribute_values(settings.max_number_digits, settings.max_json_depth))
+    schemas.update(values.attribute_values(settings.max_number_digits, MAX_ATTRIBUTE_NESTING))
     for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
             for parameter in operation.get("parameters", []):
@@ -110,7 +111,8 @@ def _describe_body(node: Any, settings: Settings, now_ms: int) -> None:
             properties["attributes"] = {
                 "type": "object",
                 "additionalProperties": {"$ref": values.attribute_ref(1)},
-                "description": "A JSON object of at most 16 KB (UTF-8 JSON).",
+                "description": "A JSON object of at most 16 KB (UTF-8 JSON), with at most "
+                f"{MAX_ATTRIBUTE_NESTING} arrays or objects inside one another.",
             }
     for child in node.values():
         _describe_body(child, settings, now_ms)

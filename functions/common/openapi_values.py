@@ -107,14 +107,11 @@ def attribute_ref(level: int) -> str:
     return f"#/components/schemas/{ATTRIBUTE_VALUE}{level}"
 
 
-ATTRIBUTES_DEPTH = 4
-"""The depth of an item's attributes in the deepest body form: {items: [{attributes: {...}}]}."""
-
-
-def attribute_values(max_digits: int, max_depth: int) -> dict[str, Any]:
-    """``AttributeValue1`` .. ``AttributeValueN``: any JSON value whose numbers stay below
-    10**max_digits in magnitude, nested no deeper than the body limit allows below an item's
-    attributes (the last level holds scalars only)."""
+def attribute_values(max_digits: int, nesting: int) -> dict[str, Any]:
+    """``AttributeValue1`` .. ``AttributeValue<nesting + 1>``: any JSON value whose numbers stay
+    below 10**max_digits in magnitude, with at most ``nesting`` arrays or objects inside one
+    another (the last level holds scalars only). Unrolled rather than recursive, so that the
+    document states the nesting limit too."""
     bound = float(10**max_digits)
     scalars: list[dict[str, Any]] = [
         {"type": "string"},
@@ -122,7 +119,7 @@ def attribute_values(max_digits: int, max_depth: int) -> dict[str, Any]:
         {"type": "boolean"},
         {"type": "null"},
     ]
-    levels = max(1, max_depth - ATTRIBUTES_DEPTH + 1)
+    levels = nesting + 1
     schemas = {}
     for level in range(1, levels + 1):
         options = list(scalars)

@@ -17,8 +17,11 @@ from functions.ingest import logic
 from functions.ingest.openapi import batch_body
 
 router = APIRouter(tags=["ingest"])
-ERRORS = error_responses(400, 413, 422, 503)
-BATCH_DOC = "200: all stored; 207: some rejected (see results); 422: all rejected."
+ERRORS = error_responses(400, 409, 413, 422, 503)
+BATCH_DOC = (
+    "200: all stored; 207: some rejected (see results); 422: all rejected; 409: all were events "
+    "whose event_id another user's event holds."
+)
 
 
 def batch_route(path: str, model_name: str, summary: str) -> Callable[[Any], Any]:
@@ -36,8 +39,8 @@ def batch_route(path: str, model_name: str, summary: str) -> Callable[[Any], Any
 def _answer(result: BatchResult, key: str) -> JSONResponse:
     status = logic.status_code(result)
     content = result.model_dump()
-    if status == 422:  # nothing stored: also the error shape every 4xx has
-        content.update(logic.rejection_summary(result, key))
+    if status in (409, 422):  # nothing stored: also the error shape every 4xx has
+        content.update(logic.rejection_summary(result, key, conflict=status == 409))
     return JSONResponse(content, status_code=status)
 
 

@@ -99,13 +99,17 @@ def validate_each(
 
 
 def status_code(result: BatchResult) -> int:
-    """200 when nothing was rejected, 422 when everything was, 207 (Multi-Status) otherwise."""
+    """200 when nothing was rejected, 207 (Multi-Status) when some items were, and when all
+    were: 409 if every one was a conflict (an event_id another user's event holds: a state the
+    request could not know, not a malformed request), else 422."""
     if result.rejected == 0:
         return 200
-    return 422 if result.rejected == len(result.results) else 207
+    if result.rejected < len(result.results):
+        return 207
+    return 409 if all(r.status == "conflict" for r in result.results) else 422
 
 
-def rejection_summary(result: BatchResult, key: str) -> dict[str, Any]:
+def rejection_summary(result: BatchResult, key: str, conflict: bool = False) -> dict[str, Any]:
     """``error``/``message``/``errors`` for a write whose every item was rejected; field paths
     name the item (``events[2].ts``) when there was more than one."""
     several = len(result.results) > 1
@@ -115,7 +119,7 @@ def rejection_summary(result: BatchResult, key: str) -> dict[str, Any]:
         for e in r.errors
     ]
     return {
-        "error": "validation_error",
+        "error": "conflict" if conflict else "validation_error",
         "message": f"every one of the {key} was rejected",
         "errors": errors,
     }
@@ -127,7 +131,7 @@ def _summarise(results: list[ItemResult]) -> BatchResult:
     return BatchResult(
         stored=count["stored"] + count["upserted"],
         duplicates=count["duplicate"],
-        rejected=sum(r.status == "rejected" for r in results),
+        rejected=sum(r.status in ("rejected", "conflict") for r in results),
         results=results,
     )
 
@@ -179,7 +183,7 @@ def ingest_events(db: Database, body: Any, settings: Settings, now_ms: int) -> B
             else:  # not a retry: an idempotency key that another user's event holds
                 stored.append(
                     ItemResult(
-                        index=index, id=event.event_id, status="rejected",
+                        index=index, id=event.event_id, status="conflict",
                         errors=[FieldError(field="event_id", reason=TAKEN)],
                     )
                 )  # fmt: skip
