@@ -12,8 +12,10 @@ HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 
 
-_YEAR_1_MS = -62_135_596_800_000
-_YEAR_10000_MS = 253_402_300_800_000
+YEAR_1_MS = -62_135_596_800_000
+YEAR_10000_MS = 253_402_300_800_000
+EPOCH_MILLIS_FROM = 100_000_000_000
+"""Epoch numbers from here on are milliseconds, below it seconds (1e11 s is the year 5138)."""
 
 
 def now_ms() -> int:
@@ -47,8 +49,8 @@ def exact_timestamp_ms(value: object) -> float:
     if isinstance(value, (int, float)):
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueError("a timestamp must be a finite number")
-        millis = value if abs(value) >= 1e11 else value * 1000
-        if not 0 <= millis < _YEAR_10000_MS:
+        millis = value if abs(value) >= EPOCH_MILLIS_FROM else value * 1000
+        if not 0 <= millis < YEAR_10000_MS:
             raise ValueError("epoch timestamp out of range")
         return float(millis)
     if isinstance(value, str):
@@ -65,7 +67,7 @@ def exact_timestamp_ms(value: object) -> float:
             millis = math.floor(parsed.timestamp() * 1000)
         except (OverflowError, OSError):  # before year 1 once in UTC
             raise ValueError(f"timestamp out of range: {text!r}") from None
-        if not _YEAR_1_MS <= millis < _YEAR_10000_MS:  # to_iso could not write it back
+        if not YEAR_1_MS <= millis < YEAR_10000_MS:  # to_iso could not write it back
             raise ValueError(f"timestamp out of range (years 1-9999 UTC): {text!r}")
         return float(millis)
     raise ValueError("a timestamp must be ISO-8601 text or an epoch number")

@@ -56,10 +56,6 @@ class Route:
     """Where the user an end-user token may act for is named; ``None``: not for end users."""
     json_body: bool = False
 
-    @property
-    def pattern(self) -> re.Pattern[str]:
-        return _pattern(self.template)
-
 
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/events", "ingest", end_user="body", json_body=True),
@@ -83,7 +79,7 @@ def _pattern(template: str) -> re.Pattern[str]:
     )
 
 
-_PATTERNS = [(route, route.pattern) for route in ROUTES]
+_PATTERNS = [(route, _pattern(route.template)) for route in ROUTES]
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from functions.common.clock import TimeBounds
+from functions.common.clock import EPOCH_MILLIS_FROM, YEAR_10000_MS, TimeBounds
 
 CLOCK = (
     r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])"
 )
 ATTRIBUTE_VALUE = "AttributeValue"
-YEAR_10000_MS = 253_402_300_800_000
-MILLIS_FROM = 100_000_000_000  # epoch values from here on are milliseconds (clock.parse_timestamp)
 
 
 def _day(ms: int) -> datetime:
@@ -51,10 +49,10 @@ def _text(days: list[str]) -> dict[str, Any]:
 def time_schema(earliest_ms: int, latest_ms: int, description: str) -> dict[str, Any]:
     """A nullable time between the two instants: epoch seconds, epoch ms or RFC 3339 text."""
     options: list[dict[str, Any]] = []
-    low_s, high_s = max(earliest_ms / 1000, 0), min(latest_ms / 1000, MILLIS_FROM - 1)
+    low_s, high_s = max(earliest_ms / 1000, 0), min(latest_ms / 1000, EPOCH_MILLIS_FROM - 1)
     if low_s <= high_s:
         options.append({"type": "number", "minimum": low_s, "maximum": high_s})
-    low_ms = max(earliest_ms, MILLIS_FROM)
+    low_ms = max(earliest_ms, EPOCH_MILLIS_FROM)
     if low_ms <= latest_ms:
         options.append({"type": "number", "minimum": low_ms, "maximum": latest_ms})
     if earliest_ms <= 0:  # everything up to the latest: whole years, days 1-28 of each month
