@@ -160,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _mint_read_key() -> str:
     """A new API key with the read scope, stored in the check's database by the built code."""
-    api_keys = importlib.import_module("functions.common.api_keys")
-    database = importlib.import_module("functions.common.db").get_database()
+    api_keys = importlib.import_module("functions.common.http.api_keys")
+    database = importlib.import_module("functions.common.store.db").get_database()
     _record, key = api_keys.create_key(database, ["read"], "build-check", int(time.time() * 1000))
     return str(key)
 

@@ -1,5 +1,5 @@
 -- API keys (see sql/migrations/0005_access.sql): created and revoked by `mediarec keys`, looked
--- up by the request door (functions/common/api_keys.py).
+-- up by the request door (functions/common/http/api_keys.py).
 
 -- name: insert_key
 INSERT INTO api_keys (key_id, name, scopes, secret_hash, created_ms)

@@ -2,7 +2,7 @@
 
 -- name: popularity_buckets
 -- Positive engagements per recommendable item, platform and time bucket inside the window; the
--- time decay is applied in Python (functions/common/ranking.py) so no math functions are needed.
+-- time decay is applied in Python (functions/common/serving/popularity.py) so no math functions are needed.
 SELECT e.item_id, e.platform, e.ts_ms / :bucket_ms AS bucket, COUNT(*) AS engagements
 FROM events e
 JOIN items i ON i.item_id = e.item_id

@@ -1,4 +1,4 @@
--- Queries of `mediarec seed` (training/synthetic.py): guard, reset and row counts.
+-- Queries of `mediarec seed` (training/datasets/synthetic.py): guard, reset and row counts.
 
 -- name: count_events
 SELECT COUNT(*) AS n FROM events;

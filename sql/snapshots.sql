@@ -1,5 +1,5 @@
 -- The snapshot tables (migration 0004): claims, generations, the rows, and the serving reads.
--- Python (functions/common/snapshots.py) runs a refresh as: claim -> write rows of the pending
+-- Python (functions/common/store/snapshots.py) runs a refresh as: claim -> write rows of the pending
 -- generation in chunks -> publish (swap the pointer, drop the generation two back).
 
 -- name: ensure_snapshot

@@ -16,7 +16,7 @@ CREATE TEMP TABLE IF NOT EXISTS forgotten_users (
 DELETE FROM temp.forgotten_users;
 
 -- name: fill_forgotten_users
--- sha256_hex() is registered on the connection (functions/common/tombstones.py). The CROSS JOIN
+-- sha256_hex() is registered on the connection (functions/common/store/tombstones.py). The CROSS JOIN
 -- keeps the distinct ids in the outer loop: one hash and one primary-key probe per id; the
 -- EXISTS term is constant, so nothing is scanned while no user has ever been deleted.
 INSERT INTO temp.forgotten_users (user_id, deleted_ms)

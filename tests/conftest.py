@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 
 from functions.common import clock
-from functions.common.db import Database, get_database
-from functions.common.resources import reset_resources
+from functions.common.caches import reset_all
 from functions.common.settings import Settings, get_settings
+from functions.common.store.db import Database, get_database
 from tests.utils.factories import add_api_key
-from training.lambda_local import EXAMPLE_API_KEY
+from training.local.lambda_invoke import EXAMPLE_API_KEY
 
 # Tests run at a fixed instant: the timestamps in events/*.json are from this morning.
 FIXED_NOW_MS = clock.parse_timestamp("2026-11-22T12:00:00Z")
@@ -26,12 +26,12 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "mediarec-test")
     monkeypatch.chdir(tmp_path)  # no developer .env leaks in
     monkeypatch.setattr(clock, "now_ms", lambda: FIXED_NOW_MS)
-    reset_resources()
+    reset_all()
     # the key events/*.json and http_event carry: an admin key in every test's database
     add_api_key(get_database(), EXAMPLE_API_KEY, ("admin",), name="events folder")
-    reset_resources()  # the test starts with nothing cached (settings, connection)
+    reset_all()  # the test starts with nothing cached (settings, connection)
     yield
-    reset_resources()
+    reset_all()
 
 
 @pytest.fixture

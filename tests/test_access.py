@@ -13,10 +13,10 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from functions.common import api_keys, door
-from functions.common.api_keys import create_key, key_cache, list_keys, revoke_key
-from functions.common.db import get_database
-from functions.common.door import PUBLIC_PATHS, ROUTES, match_route
+from functions.common.http import api_keys, door
+from functions.common.http.api_keys import create_key, key_cache, list_keys, revoke_key
+from functions.common.http.door import PUBLIC_PATHS, ROUTES, match_route
+from functions.common.store.db import get_database
 from functions.ingest.app import app as ingest_app
 from functions.ingest.app import handler as ingest
 from functions.metrics.app import app as metrics_app
@@ -25,8 +25,8 @@ from functions.recommend.app import handler as recommend
 from functions.recommend.routes import app as recommend_app
 from tests.conftest import FIXED_NOW_MS
 from tests.utils.factories import add_items
-from training.lambda_local import FakeLambdaContext, http_event, invoke
-from training.local_server import build_app
+from training.local.lambda_invoke import FakeLambdaContext, http_event, invoke
+from training.local.server import build_app
 
 HANDLER = {"ingest": ingest, "recommend": recommend, "metrics": metrics}
 BODIES = {
@@ -255,7 +255,7 @@ def test_keys_never_appear_in_answers_or_logs(keys, monkeypatch):
         logging.getLogger(name).addHandler(collector)
     monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")  # would log each event, key and all
     monkeypatch.setattr(fast_path, "recommend", lambda *_: 1 / 0)
-    from functions.common.lambda_runtime import make_handler
+    from functions.common.http.lambda_runtime import make_handler
 
     ingest = make_handler(ingest_app, service="ingest")  # built after the variable is set
     recommend = make_handler(
@@ -341,7 +341,7 @@ def test_the_user_claim_is_configurable(monkeypatch):
 
 def test_auth_off_is_explicit_and_loud(monkeypatch, caplog):
     monkeypatch.setenv("MEDIAREC_AUTH", "off")
-    from functions.common.lambda_runtime import make_handler
+    from functions.common.http.lambda_runtime import make_handler
     from functions.common.settings import get_settings
 
     get_settings.cache_clear()

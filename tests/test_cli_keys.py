@@ -7,10 +7,10 @@ import stat
 
 import pytest
 
-from functions.common.api_keys import key_cache
+from functions.common.http.api_keys import key_cache
 from functions.recommend.app import handler as recommend
 from training.cli import main
-from training.lambda_local import http_event, invoke
+from training.local.lambda_invoke import http_event, invoke
 
 
 def test_create_list_revoke(capsys, tmp_path):

@@ -1,6 +1,6 @@
 """Busy SQLite under load: the bounded wait of Database, and many Lambda containers on one file.
 
-The first tests pin down functions/common/db.py's busy handling with a second connection that
+The first tests pin down functions/common/store/db.py's busy handling with a second connection that
 holds a lock (no timing in the assertions: the busy timeouts SQLite was given, the attempts made
 and the rows left are what they check). The last one is DESIGN.md section 2 played out: eight
 ingest containers and a recommend container share one file in DELETE journal mode (as on EFS),
@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-from functions.common.api_keys import create_key
-from functions.common.db import Database, DatabaseBusyError, open_database
+from functions.common.http.api_keys import create_key
 from functions.common.settings import Settings
+from functions.common.store.db import Database, DatabaseBusyError, open_database
 
 # -- the bounded wait, one process -------------------------------------------------------------
 
@@ -182,7 +182,7 @@ def _worker_env(path: Path) -> dict[str, str]:
 def _call(handler: Any, event: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
     import json
 
-    from training.lambda_local import FakeLambdaContext
+    from training.local.lambda_invoke import FakeLambdaContext
 
     response = handler(event, FakeLambdaContext())
     headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
@@ -202,7 +202,7 @@ def _ingest_worker(worker: int, env: dict[str, str], barrier: Any, results: Any)
     outcome: dict[str, Any] = {"worker": worker, "statuses": Counter(), "errors": []}
     try:
         from functions.ingest.app import handler
-        from training.lambda_local import http_event
+        from training.local.lambda_invoke import http_event
 
         events = [event_body(event_id_at(worker, i)) for i in range(EVENTS_PER_WORKER)]
         batches = [events[i : i + BATCH] for i in range(0, len(events), BATCH)]
@@ -244,7 +244,7 @@ def _feed_reader(env: dict[str, str], barrier: Any, stop: Any, results: Any) -> 
     outcome: dict[str, Any] = {"statuses": Counter(), "errors": [], "served": 0, "refusals": 0}
     try:
         from functions.recommend.app import handler
-        from training.lambda_local import http_event
+        from training.local.lambda_invoke import http_event
 
         rng = random.Random(99)
         barrier.wait(START_TIMEOUT_S)

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from functions.common import sql
-from functions.common.db import Database, migration_files
 from functions.common.settings import Settings
+from functions.common.store import sql
+from functions.common.store.db import Database, migration_files
 
 SIGNAL_TIMEOUT_S = 90  # spawn and imports on a busy machine; a hang guard, not a measurement
 SEEDED = 100
@@ -84,10 +84,10 @@ def _writer_killed_mid_batch(env: dict[str, str], batch: list[Any], after: int, 
     rows are inserted (in a spawned process)."""
     try:
         os.environ.update(env)
-        from functions.common import db
+        from functions.common.store import db
         from functions.ingest import logic
         from functions.ingest.app import handler
-        from training.lambda_local import http_event, invoke
+        from training.local.lambda_invoke import http_event, invoke
 
         real_execute = db.execute
         inserted = 0
@@ -121,7 +121,7 @@ def _client(env: dict[str, str], batches: list[list[Any]], pipe: Any) -> None:
     try:
         os.environ.update(env)
         from functions.ingest.app import handler
-        from training.lambda_local import http_event, invoke
+        from training.local.lambda_invoke import http_event, invoke
 
         answers = []
         for batch in batches:

@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from functions.common import sql, tombstones
-from functions.common.db import Database, DatabaseBusyError, is_busy, migration_files
+from functions.common.store import sql, tombstones
+from functions.common.store.db import Database, DatabaseBusyError, is_busy, migration_files
 
 
 def _open_and_migrate(path: str, mode: str, barrier, results) -> None:  # in a child process
@@ -141,7 +141,7 @@ def test_wal_checkpoints_run_off_the_committing_thread(tmp_path):
     is only a backstop, so a request's commit does not copy the log back."""
     import time
 
-    from functions.common.wal_checkpoint import BACKSTOP_PAGES
+    from functions.common.store.checkpoints import BACKSTOP_PAGES
 
     database = Database(tmp_path / "wal.sqlite", journal_mode="wal")
     database.migrate()

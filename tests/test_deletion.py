@@ -18,14 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from functions.common import clock, tombstones
-from functions.common.bundle import Manifest
+from functions.common import clock
+from functions.common.caches import reset_all
 from functions.common.clock import HOUR_MS, MINUTE_MS
-from functions.common.db import Database, get_database
-from functions.common.model_runtime import data_read_ms, serving_models
-from functions.common.models import DeletedUser
-from functions.common.resources import reset_resources
+from functions.common.http.schemas import DeletedUser
+from functions.common.serving.bundle import Manifest
+from functions.common.serving.model_runtime import data_read_ms, serving_models
 from functions.common.settings import Settings, get_settings
+from functions.common.store import tombstones
+from functions.common.store.db import Database, get_database
 from functions.ingest.logic import delete_user
 from functions.recommend.logic import Feed, FeedRequest, choose_items
 from tests.conftest import FIXED_NOW_MS
@@ -33,10 +34,10 @@ from tests.test_model_serving import FAST
 from tests.utils.factories import add_events, add_impressions
 from training import pipeline
 from training.data import _fill_training_source, forget_deleted_users
+from training.datasets.synthetic import WorldConfig, generate_world, write_world
 from training.export import export_bundle
 from training.pipeline import Prepared
 from training.publish import publish
-from training.synthetic import WorldConfig, generate_world, write_world
 
 RETURNING = "u00002"
 DELETED_EARLIER_MS = FIXED_NOW_MS - 3 * HOUR_MS  # RETURNING's deletion, before the training read
@@ -105,7 +106,7 @@ def db(trained, tmp_path, monkeypatch) -> Database:
     shutil.copy(trained.path, target)
     monkeypatch.setenv("MEDIAREC_DB_PATH", str(target))
     monkeypatch.setenv("MEDIAREC_AUTH", "off")  # access control is tested elsewhere
-    reset_resources()
+    reset_all()
     return get_database()
 
 
@@ -152,7 +153,7 @@ def test_a_deleted_user_who_comes_back_gets_what_a_new_user_with_that_session_ge
 def test_the_ab_model_forgets_too(db, trained, monkeypatch):
     monkeypatch.setenv("MEDIAREC_AB_MODEL_VERSION", trained.second)
     monkeypatch.setenv("MEDIAREC_AB_SHARE", "1")
-    reset_resources()
+    reset_all()
     before = feed("u00004")
     assert before.model_version == trained.second and by_embedding(before)
     delete_user(get_database(), "u00004", FIXED_NOW_MS)
@@ -168,7 +169,7 @@ def test_a_model_whose_data_was_read_after_the_deletion_serves_the_returning_use
 
 def test_the_deletion_answer_says_personalisation_stopped(db):
     from functions.ingest.app import handler
-    from training.lambda_local import http_event, invoke
+    from training.local.lambda_invoke import http_event, invoke
 
     status, body = invoke(handler, http_event("DELETE", "/users/u00005"))
     assert status == 200, body

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from training.cli import build_parser, main
-from training.local_server import build_app
+from training.local.server import build_app
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 

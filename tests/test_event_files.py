@@ -11,7 +11,7 @@ from functions.metrics.app import handler as metrics
 from functions.recommend.app import handler as recommend
 from tests.conftest import FIXED_NOW_MS
 from tests.utils.factories import add_events, add_items
-from training.lambda_local import EVENTS_DIR, FakeLambdaContext, invoke, load_event
+from training.local.lambda_invoke import EVENTS_DIR, FakeLambdaContext, invoke, load_event
 
 HANDLERS = {"ingest": ingest, "recommend": recommend, "metrics": metrics}
 

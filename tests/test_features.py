@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from functions.common import features as F
-from functions.common.db import Database
+from functions.common.serving import features as F
+from functions.common.store.db import Database
 from tests.conftest import FIXED_NOW_MS
-from training.synthetic import WorldConfig, generate_world, write_world
+from training.datasets.synthetic import WorldConfig, generate_world, write_world
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def test_one_user_query_matches_the_all_users_query(world):
 
 
 def test_one_user_query_uses_an_index(world):
-    from functions.common import sql
+    from functions.common.store import sql
 
     F.use_serving_source(world.conn)
     text, params = sql.expand_params(

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from functions.ingest.app import handler as ingest
 from functions.metrics.app import handler as metrics
 from functions.recommend.app import handler as recommend
-from training.lambda_local import http_event, invoke
+from training.local.lambda_invoke import http_event, invoke
 
 FUZZ = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from functions.common.clock import parse_timestamp
-from functions.common.db import Database
+from functions.common.store.db import Database
 from tests.utils.factories import add_items, count
-from training.importers import (
+from training.datasets.importers import (
     MAX_LISTED_PROBLEMS,
     ImportReport,
     MalformedInputError,

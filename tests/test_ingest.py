@@ -9,7 +9,7 @@ import pytest
 from functions.ingest.app import handler
 from tests.conftest import FIXED_NOW_MS
 from tests.utils.factories import add_impressions, count, event
-from training.lambda_local import http_event, invoke
+from training.local.lambda_invoke import http_event, invoke
 
 
 def post(path: str, body: object = None, raw: str | None = None) -> tuple[int, dict]:

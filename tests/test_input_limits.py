@@ -13,14 +13,14 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from functions.common.db import get_database
-from functions.common.errors import ApiError
-from functions.common.json_body import parse_json_body
+from functions.common.http.errors import ApiError
+from functions.common.http.json_body import parse_json_body
+from functions.common.store.db import get_database
 from functions.ingest.app import handler as ingest
 from functions.recommend.app import handler as recommend
 from tests.utils.factories import add_events, add_items, event
-from training.lambda_local import EXAMPLE_API_KEY, http_event, invoke
-from training.local_server import build_app
+from training.local.lambda_invoke import EXAMPLE_API_KEY, http_event, invoke
+from training.local.server import build_app
 
 LIMITS = {"max_bytes": 1_048_576, "max_depth": 32, "max_digits": 20}
 

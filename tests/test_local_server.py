@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from functions.common.db import get_database
+from functions.common.store.db import get_database
 from tests.conftest import FIXED_NOW_MS
 from tests.utils.factories import add_api_key
 from training.cli import main
-from training.lambda_local import EXAMPLE_API_KEY
-from training.local_server import build_app
+from training.local.lambda_invoke import EXAMPLE_API_KEY
+from training.local.server import build_app
 
 
 def test_one_process_serves_every_route_and_the_docs():

@@ -7,12 +7,12 @@ import json
 import pytest
 
 from functions.common.clock import DAY_MS, HOUR_MS, MINUTE_MS, to_iso
-from functions.common.metrics_math import proportion, wilson_interval
 from functions.metrics.app import handler
 from functions.metrics.logic import Window, scheduled_windows, window_metrics
+from functions.metrics.maths import proportion, wilson_interval
 from tests.conftest import FIXED_NOW_MS
 from tests.utils.factories import add_events, add_impressions, add_items, count
-from training.lambda_local import FakeLambdaContext, http_event, invoke, load_event
+from training.local.lambda_invoke import FakeLambdaContext, http_event, invoke, load_event
 
 T0 = FIXED_NOW_MS - 30 * HOUR_MS
 

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from functions.common.db import Database
-from functions.common.resources import reset_resources
+from functions.common.caches import reset_all
 from functions.common.settings import Settings
+from functions.common.store.db import Database
 from functions.recommend.app import handler
 from tests.conftest import FIXED_NOW_MS
 from tests.utils.factories import add_api_key
 from training import pipeline
+from training.datasets.synthetic import WorldConfig, generate_world, write_world
 from training.export import export_bundle
-from training.lambda_local import EXAMPLE_API_KEY, http_event, invoke
+from training.local.lambda_invoke import EXAMPLE_API_KEY, http_event, invoke
 from training.publish import publish
-from training.synthetic import WorldConfig, generate_world, write_world
 from training.train import TrainConfig
 
 FAST = TrainConfig(
@@ -73,7 +73,7 @@ def world(served_world, tmp_path, monkeypatch):
     target = tmp_path / "copy.sqlite"
     shutil.copy(served_world.path, target)
     monkeypatch.setenv("MEDIAREC_DB_PATH", str(target))
-    reset_resources()
+    reset_all()
     return target, served_world.version
 
 
@@ -174,7 +174,7 @@ def test_missing_bundle_falls_back_without_5xx(world):
 def configure(monkeypatch, **values: object) -> None:
     for name, value in values.items():
         monkeypatch.setenv(f"MEDIAREC_{name.upper()}", str(value))
-    reset_resources()
+    reset_all()
 
 
 @pytest.mark.parametrize(("share", "k", "expected"), [(0.0, 10, 0), (0.2, 10, 2), (0.3, 5, 1)])
@@ -196,7 +196,7 @@ def json_manifest(path: Path) -> dict:
 
 
 def test_ab_assignment_is_stable_and_follows_the_share(world, monkeypatch, served_world):
-    from functions.common.model_runtime import ab_bucket
+    from functions.common.serving.model_runtime import ab_bucket
 
     configure(monkeypatch, ab_model_version=served_world.second, ab_share=0.5)
     users = [f"u{n:05d}" for n in range(1, 81)]
@@ -247,7 +247,7 @@ def test_served_score_equals_the_offline_model_score(world, served_world):
     import numpy as np
     import torch
 
-    from functions.common import features as F
+    from functions.common.serving import features as F
     from training.data import _fill_training_source, last_items
     from training.split import Interactions, leave_last_out
 
@@ -306,8 +306,8 @@ def wait_until(condition, seconds: float = 60.0) -> None:
 def test_hot_swap_under_concurrent_requests(world, monkeypatch, served_world):
     import threading
 
-    from functions.common.db import get_database
     from functions.common.settings import get_settings
+    from functions.common.store.db import get_database
     from functions.recommend.logic import FeedRequest, recommend
 
     configure(monkeypatch, model_check_seconds=0)

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from training.datasets.synthetic import WorldConfig, generate_world
 from training.evaluation import evaluate, full_catalog_ranks
 from training.peers import (
     ALS_GRID,
@@ -20,7 +21,6 @@ from training.peers import (
     tune_on_validation,
 )
 from training.split import Interactions, Split, leave_last_out
-from training.synthetic import WorldConfig, generate_world
 
 CONFIG = WorldConfig(users=300, items=200, events=20000, seed=1, end_ms=1_795_348_800_000)
 

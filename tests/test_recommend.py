@@ -8,7 +8,7 @@ from functions.common.clock import HOUR_MS
 from functions.recommend.app import handler
 from tests.conftest import FIXED_NOW_MS
 from tests.utils.factories import add_events, add_items
-from training.lambda_local import http_event, invoke
+from training.local.lambda_invoke import http_event, invoke
 
 NOW = FIXED_NOW_MS
 

@@ -14,15 +14,15 @@ import pytest
 from mangum import Mangum
 
 from functions.common.clock import HOUR_MS
-from functions.common.db import DatabaseBusyError
-from functions.common.errors import ApiError
-from functions.common.lambda_runtime import behind_door
+from functions.common.http.errors import ApiError
+from functions.common.http.lambda_runtime import behind_door
+from functions.common.store.db import DatabaseBusyError
 from functions.recommend import fast_path, routes
 from functions.recommend.app import handler
 from functions.recommend.fast_path import answer_feed_request
 from tests.conftest import FIXED_NOW_MS
 from tests.utils.factories import add_events, add_items
-from training.lambda_local import FakeLambdaContext, http_event, invoke
+from training.local.lambda_invoke import FakeLambdaContext, http_event, invoke
 
 NOW = FIXED_NOW_MS
 RECOMMENDATION_ID = re.compile(r'"recommendation_id":"[0-9a-f]{32}"')
@@ -271,7 +271,7 @@ def test_health_and_unknown_paths_through_the_handler(world):
 COLD_START = """
 import json, sys
 from functions.recommend.app import handler
-from training.lambda_local import FakeLambdaContext, http_event
+from training.local.lambda_invoke import FakeLambdaContext, http_event
 
 def loaded():
     return sorted({name.split(".")[0] for name in sys.modules} & set(sys.argv[1:]))

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, settings
 from functions.common import clock
 from tests.conftest import FIXED_NOW_MS
 from tests.utils.lambda_asgi import LambdaASGI
-from training.lambda_local import EXAMPLE_API_KEY
-from training.local_server import build_app
+from training.local.lambda_invoke import EXAMPLE_API_KEY
+from training.local.server import build_app
 
 CONFIG = schemathesis.Config.from_dict(
     {

@@ -9,23 +9,23 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from functions.common import features as F
-from functions.common import snapshots
 from functions.common.clock import HOUR_MS
-from functions.common.db import fetch_all
-from functions.common.online_features import (
+from functions.common.serving import features as F
+from functions.common.serving.online_features import (
     candidate_items,
     item_feature_table,
     item_features_snapshot_name,
 )
-from functions.common.ranking import build_popularity
-from functions.common.snapshot_refresh import (
+from functions.common.serving.popularity import build_popularity
+from functions.common.serving.snapshot_refresh import (
     refresh_all,
     refresh_item_features,
     refresh_popularity,
     serving_snapshots,
 )
-from functions.common.sql import expand_params, query
+from functions.common.store import snapshots
+from functions.common.store.db import fetch_all
+from functions.common.store.sql import expand_params, query
 from tests.conftest import FIXED_NOW_MS
 from tests.utils.factories import add_events, add_items
 
@@ -269,7 +269,7 @@ def test_a_failed_rebuild_during_a_request_serves_what_it_has(catalog, settings,
     def broken(conn, now_ms, settings):
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr("functions.common.snapshot_refresh.build_popularity", broken)
+    monkeypatch.setattr("functions.common.serving.snapshot_refresh.build_popularity", broken)
     stale_at = NOW + int(settings.snapshot_max_age_seconds * 1000) + 1
     served = serving_snapshots(catalog, settings, None, stale_at)
     assert served.popularity.generation == before.generation

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from functions.common.db import Database, fetch_one
-from training.synthetic import (
+from functions.common.store.db import Database, fetch_one
+from training.datasets.synthetic import (
     CATALOG_BACKLOG_DAYS,
     CLICK,
     DAY_MS,

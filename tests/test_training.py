@@ -11,16 +11,16 @@ import numpy as np
 import pytest
 from moto import mock_aws
 
-from functions.common.bundle import BundleError, verify_bundle
-from functions.common.db import Database
+from functions.common.serving.bundle import BundleError, verify_bundle
 from functions.common.settings import Settings
+from functions.common.store.db import Database
 from tests.conftest import FIXED_NOW_MS
 from training import pipeline
 from training.data import last_items
+from training.datasets.synthetic import WorldConfig, generate_world, write_world
 from training.export import ExportError, export_bundle
 from training.publish import publish
 from training.split import Interactions, leave_last_out, time_cut
-from training.synthetic import WorldConfig, generate_world, write_world
 from training.train import TrainConfig, make_scorer
 
 FAST = TrainConfig(seed=3, epochs=4, patience=2, batch_size=512, dot_dim=16, mlp_dim=16,
@@ -169,7 +169,7 @@ def test_loading_a_truncated_bundle_reports_the_checksum_not_the_parser(
 ):
     """Serving hashes while it loads: a file that fails to parse because it was cut short is
     still reported as failing its checksum, and nothing is returned."""
-    from functions.common.model_runtime import load_model
+    from functions.common.serving.model_runtime import load_model
 
     bundle = tiny_bundle(prepared, trained, tmp_path / "b", "t3")
     assert load_model(bundle).version == "t3"
@@ -237,9 +237,9 @@ def test_publish_to_s3_under_moto(prepared, trained, tmp_path, db, monkeypatch):
         assert keys == {
             f"mediarec/v-s3/{n}" for n in ("model.onnx", "retrieval.npz", "manifest.json")
         }
-        from functions.common.model_runtime import local_bundle
+        from functions.common.serving.model_runtime import local_bundle
 
-        monkeypatch.setattr("functions.common.model_runtime.DOWNLOAD_ROOT", tmp_path / "dl")
+        monkeypatch.setattr("functions.common.serving.model_runtime.DOWNLOAD_ROOT", tmp_path / "dl")
         downloaded = local_bundle(result["uri"], "v-s3", s3_client=s3)
         assert verify_bundle(downloaded).version == "v-s3"
     assert result["uri"] == "s3://models-bucket/mediarec/v-s3" and result["active"] is False
@@ -258,7 +258,7 @@ def test_publish_refuses_a_tampered_bundle(prepared, trained, tmp_path, db):
 
 def test_an_unreadable_bundle_file_fails_verification(prepared, trained, tmp_path, monkeypatch):
     """Hashing runs on threads: an error there must fail the check, not vanish with the thread."""
-    from functions.common import bundle as bundle_module
+    from functions.common.serving import bundle as bundle_module
 
     folder = tiny_bundle(prepared, trained, tmp_path / "b", "t4")
 

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from functions.common import clock, sql, tombstones
-from functions.common import features as F
+from functions.common import clock
 from functions.common.clock import HOUR_MS
-from functions.common.db import Database, execute, fetch_all
+from functions.common.serving import features as F
 from functions.common.settings import Settings
+from functions.common.store import sql, tombstones
+from functions.common.store.db import Database, execute, fetch_all
 from training.split import Interactions, Split, seen_sets
 
 

@@ -16,16 +16,16 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from functions.common.bundle import (
+from functions.common.clock import to_iso
+from functions.common.serving.bundle import (
     FORMAT_VERSION,
     MANIFEST,
     MODEL_FILE,
     RETRIEVAL_FILE,
     sha256_file,
 )
-from functions.common.clock import to_iso
 from training.data import TrainingData, last_items
-from training.model import MediaRecModel
+from training.network import MediaRecModel
 
 OPSET = 17  # loads in every onnxruntime >= 1.15
 INPUTS = ("user_index", "item_index", "history", "user_features", "item_features")
@@ -154,7 +154,7 @@ def export_bundle(
         },
         "features_as_of_ms": data.as_of_ms,
         # when training read the events (None: not from the database); serving treats users
-        # deleted from then on as unknown to this model (functions/common/tombstones.py)
+        # deleted from then on as unknown to this model (functions/common/store/tombstones.py)
         "data_read_ms": data.split.data.read_ms,
         "data_fingerprint": data.split.data.fingerprint(),
         "split": data.split.kind,

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from functions.common import features as F
 from functions.common.clock import parse_timestamp
-from functions.common.db import Database
+from functions.common.serving import features as F
 from functions.common.settings import Settings
+from functions.common.store.db import Database
 from training import evaluation
 from training.data import TrainingData, build_training_data, load_interactions
 from training.split import Split, leave_last_out, time_cut

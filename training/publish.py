@@ -14,10 +14,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from functions.common.bundle import Manifest, verify_bundle
-from functions.common.db import Database, execute, fetch_all
-from functions.common.features import FeatureSpec
-from functions.common.snapshot_refresh import refresh_item_features
+from functions.common.serving.bundle import Manifest, verify_bundle
+from functions.common.serving.features import FeatureSpec
+from functions.common.serving.snapshot_refresh import refresh_item_features
+from functions.common.store.db import Database, execute, fetch_all
 
 
 def _manifest_summary(manifest: Manifest) -> str:

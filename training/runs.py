@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from functions.common.clock import to_iso
-from functions.common.db import Database, execute, fetch_all
+from functions.common.store.db import Database, execute, fetch_all
 
 
 @dataclass

@@ -35,7 +35,7 @@ class Interactions:
     items: np.ndarray  # int64 item index per interaction
     ts_ms: np.ndarray  # int64 time of the first event of the pair
     # when they were read from the database (epoch ms; None: not read from one): a user deleted
-    # from then on may be in a model trained on them (functions/common/tombstones.py)
+    # from then on may be in a model trained on them (functions/common/store/tombstones.py)
     read_ms: int | None = None
 
     @property

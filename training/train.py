@@ -16,14 +16,14 @@ from torch import nn
 from tqdm import tqdm
 
 from training.data import TrainingData, causal_history, last_items
-from training.model import Architecture, MediaRecModel, ModelConfig
+from training.network import Architecture, MediaRecModel, ModelConfig
 
 Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass
 class TrainConfig(Architecture):
-    """How to train, and the architecture to train (see training.model.Architecture)."""
+    """How to train, and the architecture to train (see training.network.Architecture)."""
 
     seed: int = 42
     epochs: int = 30

@@ -18,6 +18,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from functions.common import caches
+
 ENV_PREFIX = "MEDIAREC_"
 ENV_FILE = ".env"
 
@@ -221,3 +223,6 @@ def read_env_file(path: Path) -> dict[str, str]:
 def get_settings() -> Settings:
     """The container's settings, read on first use from the environment and ``./.env``."""
     return Settings.from_env()
+
+
+caches.register(get_settings.cache_clear)

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
 from functions.common import clock
-from functions.common.api import JsonBody, create_app, error_responses
-from functions.common.lambda_runtime import make_handler
-from functions.common.models import BatchResult, DeletedUser, Identifier
-from functions.common.resources import DatabaseDep, SettingsDep
+from functions.common.http.app import JsonBody, create_app, error_responses
+from functions.common.http.dependencies import DatabaseDep, SettingsDep
+from functions.common.http.lambda_runtime import make_handler
+from functions.common.http.schemas import BatchResult, DeletedUser, Identifier
 from functions.ingest import logic
 from functions.ingest.openapi import batch_body
 

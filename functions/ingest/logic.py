@@ -10,9 +10,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from functions.common.clock import event_time_bounds, published_time_bounds
-from functions.common.db import Database, execute
-from functions.common.errors import ApiError, validation_errors
-from functions.common.models import (
+from functions.common.http.errors import ApiError, validation_errors
+from functions.common.http.schemas import (
     BatchResult,
     DeletedUser,
     EventIn,
@@ -23,6 +22,7 @@ from functions.common.models import (
     UserIn,
 )
 from functions.common.settings import Settings
+from functions.common.store.db import Database, execute
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -276,8 +276,8 @@ def delete_user(db: Database, user_id: str, now_ms: int) -> DeletedUser:
     """Remove every row stored about ``user_id`` (impressions first: they reference feeds) and,
     in the same transaction, write its tombstone (the id's hash, ``now_ms``), so that models
     trained before now serve it as unknown and training leaves out what arrived until now."""
-    from functions.common import tombstones
     from functions.common.clock import to_iso
+    from functions.common.store import tombstones
 
     def remove(conn: sqlite3.Connection) -> dict[str, int]:
         # overwrite what is deleted rather than leave it readable in the file's free space

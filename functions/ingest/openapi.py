@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.common import models
+from functions.common.http import schemas
 
 
 def batch_body(model_name: str, key: str) -> dict[str, Any]:
     """One object, ``{key: [objects]}`` or a bare list of objects, up to the batch limit."""
-    schema = getattr(models, model_name).model_json_schema()
+    schema = getattr(schemas, model_name).model_json_schema()
     schema.pop("title", None)
     return {
         "requestBody": {

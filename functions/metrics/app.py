@@ -7,14 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from functions.common import clock
-from functions.common.api import create_app, error_responses
 from functions.common.clock import DAY_MS
-from functions.common.db import get_database
-from functions.common.errors import ApiError
-from functions.common.lambda_runtime import make_handler
-from functions.common.resources import DatabaseDep, SettingsDep
+from functions.common.http.app import create_app, error_responses
+from functions.common.http.dependencies import DatabaseDep, SettingsDep
+from functions.common.http.errors import ApiError
+from functions.common.http.lambda_runtime import make_handler
+from functions.common.serving.snapshot_refresh import refresh_all
 from functions.common.settings import get_settings
-from functions.common.snapshot_refresh import refresh_all
+from functions.common.store.db import get_database
 from functions.metrics.emit import emit_metric_rows
 from functions.metrics.key_jobs import KEY_JOBS, run_key_job
 from functions.metrics.logic import Window, run_scheduled, window_metrics

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.common.api_keys import create_key, key_prefix, list_keys, revoke_key
-from functions.common.db import Database
+from functions.common.http.api_keys import create_key, key_prefix, list_keys, revoke_key
+from functions.common.store.db import Database
 
 KEY_JOBS = ("create-key", "list-keys", "revoke-key")
 

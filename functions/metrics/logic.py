@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.common.clock import DAY_MS, HOUR_MS, floor_ms, to_iso
-from functions.common.db import Database, execute, fetch_all, fetch_one
-from functions.common.metrics_math import proportion
 from functions.common.settings import Settings
+from functions.common.store.db import Database, execute, fetch_all, fetch_one
+from functions.metrics.maths import proportion
 
 ALL = "all"
 GRANULARITIES = {"hour": HOUR_MS, "day": DAY_MS}

@@ -8,7 +8,7 @@ FastAPI app of routes.py, imported on first need.
 
 from __future__ import annotations
 
-from functions.common.lambda_runtime import make_handler
+from functions.common.http.lambda_runtime import make_handler
 from functions.recommend.fast_path import answer_feed_request
 
 handler = make_handler(

@@ -3,7 +3,7 @@
 Importing those costs about half a second of every cold start, and a feed request is nearly all
 the recommend function serves. This module answers it byte for byte as the FastAPI route in
 routes.py does, behind Mangum: the same parameter models (query.py), the same error shaping
-(functions/common/errors.py), the same JSON. Anything else, and any request it does not read
+(functions/common/http/errors.py), the same JSON. Anything else, and any request it does not read
 exactly as Mangum would, it leaves to the FastAPI app (``None``).
 """
 
@@ -15,10 +15,10 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from functions.common import clock
-from functions.common.db import get_database
-from functions.common.errors import error_answer, invalid_request
-from functions.common.lambda_http import json_answer, plain_get, render_json
+from functions.common.http.errors import error_answer, invalid_request
+from functions.common.http.lambda_http import json_answer, plain_get, render_json
 from functions.common.settings import get_settings
+from functions.common.store.db import get_database
 from functions.recommend.logic import recommend
 from functions.recommend.query import RecommendationQuery, UserId, check_platform
 

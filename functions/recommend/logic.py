@@ -9,15 +9,15 @@ import sqlite3
 import uuid
 from dataclasses import dataclass, replace
 
-from functions.common import tombstones
 from functions.common.clock import to_iso
-from functions.common.db import Database, execute, fetch_all
-from functions.common.model_runtime import ServingModel, serving_models
-from functions.common.models import Reason, RecommendationResponse, RecommendedItem
-from functions.common.ranking import ANY_PLATFORM, popular_items, top_popular_ids
+from functions.common.http.schemas import Reason, RecommendationResponse, RecommendedItem
+from functions.common.serving.model_runtime import ServingModel, serving_models
+from functions.common.serving.popularity import ANY_PLATFORM, popular_items, top_popular_ids
+from functions.common.serving.snapshot_refresh import serving_snapshots
 from functions.common.settings import Settings
-from functions.common.snapshot_refresh import serving_snapshots
-from functions.common.snapshots import Snapshot, SnapshotGone
+from functions.common.store import tombstones
+from functions.common.store.db import Database, execute, fetch_all
+from functions.common.store.snapshots import Snapshot, SnapshotGone
 from functions.recommend.model_ranking import rank_by_session, rank_with_model
 
 logger = logging.getLogger(__name__)

@@ -13,10 +13,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from functions.common.db import Database
-from functions.common.model_runtime import ServingModel
-from functions.common.online_features import candidate_items, user_features, user_history
-from functions.common.snapshots import Snapshot
+from functions.common.serving.model_runtime import ServingModel
+from functions.common.serving.online_features import candidate_items, user_features, user_history
+from functions.common.store.db import Database
+from functions.common.store.snapshots import Snapshot
 
 
 def retrieval_scores(model: ServingModel, user: int | None, history: np.ndarray) -> np.ndarray:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from functions.common.errors import ApiError
-from functions.common.models import Identifier, ItemKind
+from functions.common.http.errors import ApiError
+from functions.common.http.schemas import Identifier, ItemKind
 from functions.common.settings import Settings
 from functions.recommend.logic import FeedRequest
 

@@ -11,11 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from functions.common import clock
-from functions.common.api import AdmissionDep, create_app, error_responses
-from functions.common.model_runtime import serving_models
-from functions.common.models import RecommendationResponse
-from functions.common.resources import DatabaseDep, SettingsDep
-from functions.common.snapshot_refresh import snapshot_status
+from functions.common.http.app import AdmissionDep, create_app, error_responses
+from functions.common.http.dependencies import DatabaseDep, SettingsDep
+from functions.common.http.schemas import RecommendationResponse
+from functions.common.serving.model_runtime import serving_models
+from functions.common.serving.snapshot_refresh import snapshot_status
 from functions.recommend.logic import BASELINE_VERSION, recommend
 from functions.recommend.query import RecommendationQuery, UserId, check_platform
 

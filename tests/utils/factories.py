@@ -6,7 +6,7 @@ import itertools
 import json
 from typing import Any
 
-from functions.common.db import Database, execute
+from functions.common.store.db import Database, execute
 
 _counter = itertools.count(1)
 
@@ -28,7 +28,7 @@ def add_api_key(
     db: Database, key: str, scopes: tuple[str, ...] = ("admin",), name: str = "test"
 ) -> None:
     """Register a chosen, well-formed key (as `mediarec keys create` stores its random ones)."""
-    from functions.common.api_keys import KEY_PATTERN, hash_key
+    from functions.common.http.api_keys import KEY_PATTERN, hash_key
 
     match = KEY_PATTERN.fullmatch(key)
     assert match is not None, key

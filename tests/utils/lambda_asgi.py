@@ -14,7 +14,7 @@ import concurrent.futures
 from typing import Any
 from urllib.parse import unquote
 
-from training.lambda_local import FakeLambdaContext, http_event
+from training.local.lambda_invoke import FakeLambdaContext, http_event
 
 
 def function_for(path: str) -> Any:

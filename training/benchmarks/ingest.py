@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from training.benchmarks.report import machine, table, write_json
-from training.lambda_local import FakeLambdaContext, http_event
+from training.local.lambda_invoke import FakeLambdaContext, http_event
 
 MODES = ("wal", "delete")
 BATCH = 500
@@ -40,14 +40,14 @@ def _events(prefix: str, count: int, start: int = 0) -> list[dict[str, Any]]:
 def _run(mode: str, shape: str, requests: int, workdir: Path, run: int) -> float:
     """Events per second for one cell on a fresh database file, each request carrying an
     ingest key through the door."""
-    from functions.common.api_keys import create_key
+    from functions.common.caches import reset_all
     from functions.common.clock import now_ms
-    from functions.common.db import get_database
-    from functions.common.resources import reset_resources
+    from functions.common.http.api_keys import create_key
+    from functions.common.store.db import get_database
 
     os.environ["MEDIAREC_DB_PATH"] = str(workdir / f"{mode}-{shape}-{run}.sqlite")
     os.environ["MEDIAREC_JOURNAL_MODE"] = mode
-    reset_resources()
+    reset_all()
     from functions.ingest.app import handler
 
     _, key = create_key(get_database(), ["ingest"], "benchmark", now_ms())
@@ -67,7 +67,7 @@ def _run(mode: str, shape: str, requests: int, workdir: Path, run: int) -> float
         if response["statusCode"] != 200:
             raise RuntimeError(f"ingest answered {response['statusCode']}: {response['body']}")
     elapsed = time.perf_counter() - started
-    reset_resources()
+    reset_all()
     return requests * size / elapsed
 
 

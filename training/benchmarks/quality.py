@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from training.benchmarks.report import machine, write_json
-from training.cli_training import print_metrics
+from training.cli.train import print_metrics
 
 PROTOCOL = (
     "leave-last-out; HR@10/NDCG@10 against 99 sampled negatives (seed 2); "
@@ -28,7 +28,7 @@ def load_dataset(
     database: Any, dataset: str, path: Path | None, seed: int, columns: dict[str, str] | None = None
 ) -> str:
     """Fill ``database`` with the dataset; returns a description."""
-    from training import importers
+    from training.datasets import importers
 
     if dataset == "movielens-100k":
         if path is None or not (path / "u.data").is_file():
@@ -42,7 +42,7 @@ def load_dataset(
             raise FileNotFoundError(f"no CSV file at {path}")
         return importers.import_csv(database, path, columns=columns).summary()
     if dataset == "synthetic":
-        from training.synthetic import WorldConfig, generate_world, write_world
+        from training.datasets.synthetic import WorldConfig, generate_world, write_world
 
         counts = write_world(
             database, generate_world(WorldConfig(seed=seed, end_ms=1_795_348_800_000))
@@ -62,8 +62,8 @@ def run_quality_benchmark(
     progress: bool = True,
     columns: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    from functions.common.db import Database
     from functions.common.settings import Settings
+    from functions.common.store.db import Database
     from training import peers as peer_models
     from training import pipeline
     from training.train import TrainConfig

@@ -74,13 +74,13 @@ def build_world(
     import torch
 
     from functions.common.clock import now_ms
-    from functions.common.db import Database
+    from functions.common.serving.snapshot_refresh import refresh_all
     from functions.common.settings import Settings
-    from functions.common.snapshot_refresh import refresh_all
+    from functions.common.store.db import Database
     from training import pipeline
+    from training.datasets.synthetic import WorldConfig, generate_world, write_world
     from training.export import export_bundle
     from training.publish import publish
-    from training.synthetic import WorldConfig, generate_world, write_world
     from training.train import TrainConfig, build_model
 
     db_path = folder / "serving.sqlite"
@@ -104,7 +104,7 @@ def build_world(
     started = time.perf_counter()
     refresh_all(database, Settings.from_env(env_file=None), now_ms())  # the scheduled job's work
     refresh_seconds = time.perf_counter() - started
-    from functions.common.api_keys import create_key
+    from functions.common.http.api_keys import create_key
 
     _, key = create_key(database, ["read"], "benchmark", now_ms())
     checkpoint = folder / "model.pt"

@@ -26,7 +26,7 @@ from typing import Any  # noqa: E402
 def _request(user: str) -> dict[str, Any]:
     import os
 
-    from training.lambda_local import http_event
+    from training.local.lambda_invoke import http_event
 
     return http_event(
         "GET",
@@ -41,10 +41,10 @@ def _use_torch(checkpoint: str) -> None:
     import numpy as np
     import torch
 
-    from functions.common import model_runtime
-    from functions.common.bundle import verify_bundle
-    from functions.common.features import FeatureSpec
-    from training.model import MediaRecModel, ModelConfig
+    from functions.common.serving import model_runtime
+    from functions.common.serving.bundle import verify_bundle
+    from functions.common.serving.features import FeatureSpec
+    from training.network import MediaRecModel, ModelConfig
 
     class TorchSession:
         def __init__(self, model: MediaRecModel) -> None:
@@ -101,7 +101,7 @@ def cold(argv: list[str]) -> dict[str, Any]:
         _use_torch(argv[1])
         argv = argv[2:]
     from functions.recommend.app import handler
-    from training.lambda_local import FakeLambdaContext
+    from training.local.lambda_invoke import FakeLambdaContext
 
     handler_ready = time.perf_counter()
     response = handler(_request(argv[0]), FakeLambdaContext())
@@ -120,7 +120,7 @@ def cold(argv: list[str]) -> dict[str, Any]:
 
 def warm(argv: list[str]) -> dict[str, Any]:
     from functions.recommend.app import handler
-    from training.lambda_local import FakeLambdaContext
+    from training.local.lambda_invoke import FakeLambdaContext
 
     requests, users = int(argv[0]), argv[1:]
     context = FakeLambdaContext()
@@ -152,9 +152,9 @@ def warm(argv: list[str]) -> dict[str, Any]:
 def door(argv: list[str]) -> dict[str, Any]:
     """What the door costs a warm feed request: ``admit`` alone, key cached, in microseconds."""
     from functions.common import clock
-    from functions.common.db import get_database
-    from functions.common.door import admit, request_from_event
+    from functions.common.http.door import admit, request_from_event
     from functions.common.settings import get_settings
+    from functions.common.store.db import get_database
 
     calls, users = int(argv[0]), argv[1:]
     events = [_request(user) for user in users]

@@ -1,0 +1,358 @@
+"""`mediarec train | evaluate | export | publish | runs | models`: the offline model commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from training.benchmarks.report import table
+
+METRIC_COLUMNS = ("hr@10", "ndcg@10", "recall@20", "ndcg@20", "auc", "grouped_auc")
+
+
+def _train_config(args: argparse.Namespace) -> Any:
+    from training.train import TrainConfig
+
+    return TrainConfig(
+        seed=args.seed,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        negatives=args.negatives,
+        negative_sampling=args.negative_sampling,
+        patience=args.patience,
+        dot_dim=args.dim,
+        mlp_dim=args.dim,
+    )
+
+
+def metrics_rows(reports: dict[str, dict[str, Any]]) -> list[list[object]]:
+    rows: list[list[object]] = []
+    for name, metrics in reports.items():
+        cells = [metrics.get(c) for c in METRIC_COLUMNS]
+        rows.append(
+            [
+                name,
+                *[f"{v:.4f}" if isinstance(v, float) else "-" for v in cells],
+                f"{metrics.get('train_seconds', float('nan')):.1f}",
+            ]
+        )
+    return rows
+
+
+def print_metrics(reports: dict[str, dict[str, Any]]) -> None:
+    print(table(["model", *METRIC_COLUMNS, "train s"], metrics_rows(reports)))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from functions.common.clock import now_ms
+    from functions.common.settings import get_settings
+    from functions.common.store.db import fetch_one, get_database
+    from training import pipeline
+    from training.data import save_training_data
+    from training.export import export_bundle
+    from training.publish import publish
+    from training.runs import RunRecord, record_run
+
+    settings, database = get_settings(), get_database()
+    if args.skip_if_active:
+        active = database.read(lambda c: fetch_one(c, "models", "active_model"))
+        if active is not None:
+            print(f"model {active['version']} is active; not training (--skip-if-active)")
+            return 0
+    run_id = pipeline.new_run_id()
+    run_dir = args.runs_dir / run_id
+    config = _train_config(args)
+    started_ms = int(time.time() * 1000)
+    prepared = pipeline.prepare(database, settings, cut=args.cut)
+    split = prepared.split
+    print(
+        f"{split.n_users} users, {split.n_items} items, {len(split.train)} training "
+        f"interactions ({split.kind}); features in {prepared.seconds:.1f} s"
+    )
+    result = pipeline.train(prepared, config, run_dir, progress=not args.quiet)
+    metrics = pipeline.json_ready(pipeline.evaluate_model(prepared, result))
+    metrics["train_seconds"] = round(result.seconds, 2)
+    save_training_data(prepared.data, run_dir)
+    version = args.model_version or f"mr-{run_id}"
+    bundle = export_bundle(
+        result.model,
+        prepared.data,
+        run_dir / "bundle",
+        model_version=version,
+        metrics={"test": metrics, "best_epoch": result.best_epoch},
+        train_config=config.to_dict(),
+    )
+    record = RunRecord(
+        run_id=run_id,
+        started_ms=started_ms,
+        seconds=round(result.seconds, 2),
+        status="trained",
+        params={**config.to_dict(), "cut": args.cut},
+        data_fingerprint=split.data.fingerprint(),
+        metrics={"test": metrics},
+        run_dir=str(run_dir),
+        bundle_path=str(bundle),
+        model_version=version,
+    )
+    (run_dir / "run.json").write_text(json.dumps(record.__dict__, indent=2) + "\n", "utf-8")
+    record_run(database, record)
+    print_metrics({"mediarec": metrics})
+    print(f"best epoch {result.best_epoch}; run {run_dir}; bundle {bundle} (version {version})")
+    if args.publish:
+        published = publish(database, bundle, settings.models_uri, activate=True, now_ms=now_ms())
+        print(f"published and activated {version} at {published['uri']}")
+    else:
+        print(f"publish it with: mediarec publish {bundle} --activate")
+    return 0
+
+
+def _load_run(run_dir: Path) -> tuple[Any, Any, dict[str, Any]]:
+    import torch
+
+    from training.data import load_training_data
+    from training.train import TrainConfig, build_model
+
+    if not (run_dir / "best.pt").is_file():
+        raise FileNotFoundError(
+            f"{run_dir} holds no best.pt: is it a run folder of `mediarec train`?"
+        )
+    data = load_training_data(run_dir)
+    checkpoint = torch.load(run_dir / "best.pt", weights_only=True)
+    train_config = dict(checkpoint["train_config"])
+    train_config["hidden"] = tuple(train_config["hidden"])
+    config = TrainConfig(**train_config)
+    model = build_model(data, config)
+    model.load_state_dict(checkpoint["state_dict"])
+    model.eval()
+    return model, data, {"config": config, "epoch": checkpoint["epoch"]}
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from training.export import export_bundle
+
+    model, data, info = _load_run(args.run)
+    run = (
+        json.loads((args.run / "run.json").read_text()) if (args.run / "run.json").is_file() else {}
+    )
+    version = args.model_version or run.get("model_version") or f"mr-{args.run.name}"
+    out = args.out or args.run / "bundle"
+    bundle = export_bundle(
+        model,
+        data,
+        out,
+        model_version=version,
+        metrics=run.get("metrics", {}),
+        train_config=info["config"].to_dict(),
+        replace=args.replace,
+    )
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    print(
+        f"exported {bundle} (version {version}); parity max |onnx - torch| = "
+        f"{manifest['parity']['max_abs_diff']:.2e} over {manifest['parity']['pairs']} pairs"
+    )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from training import peers, pipeline
+    from training.train import make_scorer
+
+    model, data, info = _load_run(args.run)
+    prepared = pipeline.with_negatives(data)
+    reports: dict[str, dict[str, Any]] = {
+        "mediarec": pipeline.json_ready(
+            pipeline.evaluate_scorer(prepared, make_scorer(model, data), args.cold_max_train)
+        )
+    }
+    for what in args.ablate or []:
+        result = pipeline.train(
+            prepared, pipeline.ablated(info["config"], what), progress=not args.quiet
+        )
+        metrics = pipeline.json_ready(
+            pipeline.evaluate_model(prepared, result, args.cold_max_train)
+        )
+        reports[f"mediarec-no-{what}"] = {**metrics, "train_seconds": result.seconds}
+    if args.peers:
+        for name, peer in peers.default_peers(prepared.split, seed=info["config"].seed).items():
+            reports[name] = {
+                **pipeline.json_ready(
+                    pipeline.evaluate_scorer(prepared, peer.scorer, args.cold_max_train)
+                ),
+                "train_seconds": peer.train_seconds,
+            }
+    print_metrics(reports)
+    cold = {name: r.get("cold_start", {}) for name, r in reports.items()}
+    print(f"\ncold-start slice (users with <= {args.cold_max_train} training interactions):")
+    print_metrics(cold)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(reports, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from functions.common.clock import now_ms
+    from functions.common.serving.bundle import BundleError
+    from functions.common.settings import get_settings
+    from functions.common.store.db import get_database
+    from training.publish import publish
+
+    settings = get_settings()
+    target = args.to or settings.models_uri
+    try:
+        result = publish(
+            get_database(), args.bundle, target, activate=args.activate, now_ms=now_ms()
+        )
+    except BundleError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    state = "active" if result["active"] else "registered (not active: pass --activate)"
+    print(f"published {result['version']} to {result['uri']}: {state}")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from functions.common.store.db import get_database
+    from training.runs import list_runs, runs_table
+
+    runs = list_runs(get_database(), args.limit)
+    if not runs:
+        print("no training runs recorded yet: run `mediarec train`")
+        return 0
+    print(
+        table(
+            [
+                "run",
+                "started (UTC)",
+                "train s",
+                "status",
+                "data",
+                "hr@10",
+                "ndcg@10",
+                "auc",
+                "model version",
+            ],
+            runs_table(runs),
+        )
+    )
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from functions.common.clock import to_iso
+    from functions.common.store.db import get_database
+    from training.publish import list_models
+
+    models = list_models(get_database())
+    if not models:
+        print(
+            "no model published yet: run `mediarec train`, then "
+            "`mediarec publish BUNDLE --activate`"
+        )
+        return 0
+    print(
+        table(
+            ["version", "active", "created (UTC)", "uri", "checksum"],
+            [
+                [
+                    m["version"],
+                    "yes" if m["active"] else "",
+                    to_iso(m["created_ms"])[:19],
+                    m["uri"],
+                    m["checksum"][:12],
+                ]
+                for m in models
+            ],
+        )
+    )
+    return 0
+
+
+def add_train_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--epochs", type=int, default=30, help="at most; early stopping decides")
+    parser.add_argument("--patience", type=int, default=3, help="epochs without a better val HR@10")
+    parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--weight-decay", type=float, default=1e-4)
+    parser.add_argument("--dim", type=int, default=32, help="embedding size")
+    parser.add_argument("--negatives", type=int, default=4, help="sampled negatives per positive")
+    parser.add_argument("--negative-sampling", choices=["uniform", "popularity"], default="uniform")
+
+
+def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
+    train = sub.add_parser(
+        "train",
+        parents=parents,
+        help="train the model on the database's events, evaluate it, export a bundle, log the run",
+    )
+    add_train_options(train)
+    train.add_argument("--cut", metavar="TIME", help="global time cut instead of leave-last-out")
+    train.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    train.add_argument("--model-version", help="default: mr-<run id>")
+    train.add_argument(
+        "--publish",
+        action="store_true",
+        help="publish the bundle to $MEDIAREC_MODELS_URI and activate it",
+    )
+    train.add_argument(
+        "--skip-if-active",
+        action="store_true",
+        help="do nothing when a model is already active (make demo)",
+    )
+    train.add_argument("--quiet", action="store_true")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser(
+        "evaluate",
+        parents=parents,
+        help="evaluate a trained run: HR/NDCG"
+        "@10 (100 sampled), Recall/NDCG@20 (full catalog), AUC, grouped AUC",
+    )
+    evaluate.add_argument("--run", type=Path, required=True, help="a run folder of mediarec train")
+    evaluate.add_argument(
+        "--ablate",
+        action="append",
+        choices=["features", "embeddings", "history"],
+        help="also train and evaluate the model without this part",
+    )
+    evaluate.add_argument("--peers", action="store_true", help="also popularity, implicit ALS/BPR")
+    evaluate.add_argument("--cold-max-train", type=int, default=20)
+    evaluate.add_argument("--out", type=Path, help="write the metrics as JSON")
+    evaluate.add_argument("--quiet", action="store_true")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    export = sub.add_parser(
+        "export",
+        parents=parents,
+        help="export a run as an ONNX bundle (parity-checked against PyTorch)",
+    )
+    export.add_argument("--run", type=Path, required=True)
+    export.add_argument("--out", type=Path, help="bundle folder (default RUN/bundle)")
+    export.add_argument("--model-version")
+    export.add_argument("--replace", action="store_true", help="overwrite an existing bundle")
+    export.set_defaults(func=cmd_export)
+
+    publish = sub.add_parser(
+        "publish",
+        parents=parents,
+        help="copy a bundle to the models location (folder or s3://) and register it",
+    )
+    publish.add_argument("bundle", type=Path)
+    publish.add_argument("--to", help="models location (default $MEDIAREC_MODELS_URI)")
+    publish.add_argument("--activate", action="store_true", help="make it the served model")
+    publish.set_defaults(func=cmd_publish)
+
+    runs = sub.add_parser("runs", parents=parents, help="list logged training runs")
+    runs.add_argument("--limit", type=int, default=20)
+    runs.set_defaults(func=cmd_runs)
+
+    models = sub.add_parser("models", parents=parents, help="list published model bundles")
+    models.set_defaults(func=cmd_models)
