@@ -38,7 +38,7 @@ SAM_ENV = MAKEFLAGS= MAKELEVEL= SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$(SAM_REG
 build:
 	$(SAM_ENV) $(SAM) validate --lint --template-file $(SAM_TEMPLATE) --region $(SAM_REGION)
 	$(SAM_ENV) $(SAM) build --template-file $(SAM_TEMPLATE) --build-dir $(SAM_BUILD_DIR) --no-cached
-	$(VENV)/bin/python scripts/bundle_size.py --build-dir $(SAM_BUILD_DIR) --limit-mb $(BUNDLE_LIMIT_MB)
+	$(VENV)/bin/python -m scripts.bundle_size --build-dir $(SAM_BUILD_DIR) --limit-mb $(BUNDLE_LIMIT_MB)
 
 build-check:
 	@test -n "$(PYTHON312)" || { echo "no python3.12 found: pass PYTHON312=/path/to/python3.12" >&2; exit 2; }

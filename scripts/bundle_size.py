@@ -18,29 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from scripts.cfn_template import load_template
 
 MB = 1024 * 1024  # Lambda's "250 MB" is 250 * 1024 * 1024 = 262,144,000 bytes
-
-
-class _TemplateLoader(yaml.SafeLoader):
-    """A YAML loader that reads CloudFormation short-form tags (!Ref, !Sub...) as plain data."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if tag_suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_TemplateLoader.add_multi_constructor("!", _intrinsic)
 
 
 @dataclass(frozen=True)
@@ -59,11 +39,6 @@ def tree_size(root: Path) -> int:
             stat = os.lstat(os.path.join(dirpath, filename))
             total += stat.st_size
     return total
-
-
-def load_template(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=_TemplateLoader)  # a SafeLoader subclass
 
 
 def built_artifacts(build_dir: Path, template: dict[str, Any]) -> dict[str, Artifact]:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import re
-from pathlib import Path
 
 import pytest
 
+from tests.utils.paths import ROOT
 from training.cli import build_parser, main
 from training.local.server import build_app
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def subcommands(parser: argparse.ArgumentParser, prefix: str = "") -> list[str]:

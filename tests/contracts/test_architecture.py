@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.utils.paths import ROOT
+
 FUNCTIONS = ROOT / "functions"
 APPS = ("ingest", "recommend", "metrics")
 TRAINING_ONLY = {"torch", "pandas", "matplotlib", "tqdm", "implicit", "onnx", "training"}

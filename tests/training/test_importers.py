@@ -17,6 +17,7 @@ import pytest
 from functions.common.clock import parse_timestamp
 from functions.common.store.db import Database
 from tests.utils.factories import add_items, count
+from tests.utils.paths import ML_100K
 from training.datasets.importers import (
     MAX_LISTED_PROBLEMS,
     ImportReport,
@@ -28,7 +29,6 @@ from training.datasets.importers import (
     sniff_delimiter,
 )
 
-ML_100K = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
 T0 = 1_700_000_000  # 2023-11-14T22:13:20Z, epoch seconds
 
 

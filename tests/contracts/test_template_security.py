@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.test_template import FUNCTIONS, GLOBAL_FUNCTION, ROOT, TEMPLATE, TEMPLATE_DATA
+from tests.utils.paths import ROOT
+from tests.utils.template import FUNCTIONS, GLOBAL_FUNCTION, TEMPLATE, TEMPLATE_DATA
 
 RESOURCES: dict[str, Any] = TEMPLATE_DATA["Resources"]
 PARAMETERS: dict[str, Any] = TEMPLATE_DATA["Parameters"]
@@ -185,7 +186,7 @@ def test_functions_mount_through_the_access_point_with_iam(logical_id: str) -> N
     execution role, through the access point, and the role may mount and write through it."""
     properties = FUNCTIONS[logical_id]
     (config,) = properties["FileSystemConfigs"]
-    assert config["Arn"] == {"Fn::GetAtt": "DataAccessPoint.Arn"}
+    assert config["Arn"] == {"Fn::GetAtt": ["DataAccessPoint", "Arn"]}
     efs_policies = [
         p["EFSWriteAccessPolicy"] for p in properties["Policies"] if "EFSWriteAccessPolicy" in p
     ]
@@ -319,7 +320,7 @@ def test_client_api_has_exactly_two_routes_each_behind_the_jwt_authorizer() -> N
         integration = RESOURCES[integration_id]["Properties"]
         assert integration["IntegrationType"] == "AWS_PROXY"
         assert integration["PayloadFormatVersion"] == "2.0"
-        assert integration["IntegrationUri"] == {"Fn::GetAtt": f"{CLIENT_ROUTES[route_key]}.Arn"}
+        assert integration["IntegrationUri"] == {"Fn::GetAtt": [CLIENT_ROUTES[route_key], "Arn"]}
 
 
 def test_client_api_may_invoke_just_its_two_routes() -> None:

@@ -14,16 +14,12 @@ from functions.common.store.db import Database
 from functions.recommend.app import handler
 from tests.conftest import FIXED_NOW_MS
 from tests.utils.factories import add_api_key
+from tests.utils.training import FAST
 from training import pipeline
 from training.datasets.synthetic import WorldConfig, generate_world, write_world
 from training.export import export_bundle
 from training.local.lambda_invoke import EXAMPLE_API_KEY, http_event, invoke
 from training.publish import publish
-from training.train import TrainConfig
-
-FAST = TrainConfig(
-    seed=3, epochs=3, patience=2, batch_size=512, dot_dim=16, mlp_dim=16, hidden=(32, 16)
-)
 
 
 @dataclass

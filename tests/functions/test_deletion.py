@@ -30,8 +30,8 @@ from functions.common.store.db import Database, get_database
 from functions.ingest.logic import delete_user
 from functions.recommend.logic import Feed, FeedRequest, choose_items
 from tests.conftest import FIXED_NOW_MS
-from tests.test_model_serving import FAST
 from tests.utils.factories import add_events, add_impressions
+from tests.utils.training import FAST
 from training import pipeline
 from training.data import _fill_training_source, forget_deleted_users
 from training.datasets.synthetic import WorldConfig, generate_world, write_world

@@ -5,45 +5,13 @@ from __future__ import annotations
 import importlib
 import json
 import re
-from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE = ROOT / "template.yaml"
+from tests.utils.paths import ROOT
+from tests.utils.template import FUNCTIONS, GLOBAL_FUNCTION
+
 EVENTS = ROOT / "events"
-
-
-class _TemplateLoader(yaml.SafeLoader):
-    """Reads CloudFormation short-form tags (!Ref, !Sub, !GetAtt...) as plain intrinsic dicts."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        return {name: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {name: loader.construct_sequence(node, deep=True)}
-    return {name: loader.construct_mapping(node, deep=True)}
-
-
-_TemplateLoader.add_multi_constructor("!", _intrinsic)
-
-
-def load_template() -> dict[str, Any]:
-    with TEMPLATE.open(encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=_TemplateLoader)  # a SafeLoader subclass
-
-
-TEMPLATE_DATA = load_template()
-GLOBAL_FUNCTION = (TEMPLATE_DATA.get("Globals") or {}).get("Function") or {}
-FUNCTIONS = {
-    logical_id: resource.get("Properties") or {}
-    for logical_id, resource in TEMPLATE_DATA["Resources"].items()
-    if resource["Type"] == "AWS::Serverless::Function"
-}
 
 
 def event_prefix(logical_id: str) -> str:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from functions.common.settings import Settings, SettingsError, get_settings, read_env_file
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.utils.paths import ROOT
 
 
 def env_names() -> set[str]:

@@ -1,0 +1,1 @@
+"""Build tools that `make build` and `make build-check` run (``python -m scripts.<tool>``)."""

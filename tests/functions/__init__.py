@@ -1,0 +1,1 @@
+"""Tests of the three functions and the code they share (functions/)."""

@@ -1,0 +1,1 @@
+"""Tests of the offline side (training/): datasets, training, evaluation, CLI, local server."""
