@@ -92,7 +92,7 @@ def test_train_publish_runs_models_evaluate_export(tmp_path, capsys, monkeypatch
 
 def test_quality_benchmark_takes_the_importers_column_flags():
     from training.cli import build_parser
-    from training.datasets.importers import column_map
+    from training.cli.imports import column_map
 
     args = build_parser().parse_args(
         [

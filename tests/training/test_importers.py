@@ -18,6 +18,7 @@ from functions.common.clock import parse_timestamp
 from functions.common.store.db import Database
 from tests.utils.factories import add_items, count
 from tests.utils.paths import ML_100K
+from training.cli import build_parser
 from training.datasets.importers import (
     MAX_LISTED_PROBLEMS,
     ImportReport,
@@ -25,7 +26,6 @@ from training.datasets.importers import (
     csv_event_id,
     import_csv,
     import_movielens_100k,
-    register,
     sniff_delimiter,
 )
 
@@ -462,11 +462,9 @@ def test_the_real_movielens_100k(db):
 
 # -- CLI ---------------------------------------------------------------------------------------
 def cli_parser() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--db", type=Path)
-    parser = argparse.ArgumentParser(prog="mediarec")
-    register(parser.add_subparsers(dest="command", required=True), parents=[parent])
-    return parser
+    """The real ``mediarec`` parser; the tests call ``args.func`` themselves, so ``--db`` is parsed
+    but not applied (the fixture's database is used)."""
+    return build_parser()
 
 
 def test_cli_imports_a_csv_with_flags(db, tmp_path, capsys):

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from functions.common.http.api_keys import SCOPES, ApiKey
+from training.cli.options import Commands
 
 
 def _when(ms: int | None) -> str:
@@ -99,19 +100,16 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-    parents: list[argparse.ArgumentParser],
-) -> None:
-    keys = subparsers.add_parser(
+def register(commands: Commands) -> None:
+    keys = commands.group(
         "keys",
-        help="create, list and revoke the API keys that HTTP requests present (x-api-key)",
+        "create, list and revoke the API keys that HTTP requests present (x-api-key)",
         description="API keys, sent as the x-api-key header. Scopes: ingest (POST /events), "
         "read (GET /recommendations), metrics (GET /metrics), admin (everything, including "
         "catalog and user writes and DELETE /users/{id}).",
+        dest="keys_action",
     )
-    actions = keys.add_subparsers(dest="keys_action", required=True, metavar="ACTION")
-    create = actions.add_parser("create", parents=parents, help="create a key and print it (once)")
+    create = keys.add("create", "create a key and print it (once)", func=cmd_keys_create)
     create.add_argument(
         "--scope",
         action="append",
@@ -129,11 +127,6 @@ def register(
         action="store_true",
         help="with --key-file: if PATH holds a key this database honours, print it instead",
     )
-    create.set_defaults(func=cmd_keys_create)
-    listing = actions.add_parser(
-        "list", parents=parents, help="names, scopes, created and last-used times, prefixes"
-    )
-    listing.set_defaults(func=cmd_keys_list)
-    revoke = actions.add_parser("revoke", parents=parents, help="revoke a key")
+    keys.add("list", "names, scopes, created and last-used times, prefixes", func=cmd_keys_list)
+    revoke = keys.add("revoke", "revoke a key", func=cmd_keys_revoke)
     revoke.add_argument("key", help="the key's prefix from `keys list` (mrk_...) or the key")
-    revoke.set_defaults(func=cmd_keys_revoke)

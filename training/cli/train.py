@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from training.benchmarks.report import table
+from training.cli.options import DATABASE, PROGRESS, Commands
 
 METRIC_COLUMNS = ("hr@10", "ndcg@10", "recall@20", "ndcg@20", "auc", "grouped_auc")
 
@@ -276,27 +277,35 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def add_train_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seed", type=int, default=42, help="random seed of split and training")
     parser.add_argument("--epochs", type=int, default=30, help="at most; early stopping decides")
     parser.add_argument("--patience", type=int, default=3, help="epochs without a better val HR@10")
-    parser.add_argument("--batch-size", type=int, default=1024)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--weight-decay", type=float, default=1e-4)
+    parser.add_argument("--batch-size", type=int, default=1024, help="training pairs per step")
+    parser.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate")
+    parser.add_argument("--weight-decay", type=float, default=1e-4, help="Adam weight decay")
     parser.add_argument("--dim", type=int, default=32, help="embedding size")
     parser.add_argument("--negatives", type=int, default=4, help="sampled negatives per positive")
-    parser.add_argument("--negative-sampling", choices=["uniform", "popularity"], default="uniform")
+    parser.add_argument(
+        "--negative-sampling",
+        choices=["uniform", "popularity"],
+        default="uniform",
+        help="how negatives are drawn from the catalog",
+    )
 
 
-def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
-    train = sub.add_parser(
+def register(commands: Commands) -> None:
+    train = commands.add(
         "train",
-        parents=parents,
-        help="train the model on the database's events, evaluate it, export a bundle, log the run",
+        "train the model on the database's events, evaluate it, export a bundle, log the run",
+        func=cmd_train,
+        parents=(DATABASE, PROGRESS),
     )
     add_train_options(train)
     train.add_argument("--cut", metavar="TIME", help="global time cut instead of leave-last-out")
-    train.add_argument("--runs-dir", type=Path, default=Path("runs"))
-    train.add_argument("--model-version", help="default: mr-<run id>")
+    train.add_argument(
+        "--runs-dir", type=Path, default=Path("runs"), help="folder of the run folders"
+    )
+    train.add_argument("--model-version", help="the bundle's version (default: mr-<run id>)")
     train.add_argument(
         "--publish",
         action="store_true",
@@ -307,52 +316,50 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="do nothing when a model is already active (make demo)",
     )
-    train.add_argument("--quiet", action="store_true")
-    train.set_defaults(func=cmd_train)
 
-    evaluate = sub.add_parser(
+    evaluate = commands.add(
         "evaluate",
-        parents=parents,
-        help="evaluate a trained run: HR/NDCG"
-        "@10 (100 sampled), Recall/NDCG@20 (full catalog), AUC, grouped AUC",
+        "evaluate a trained run: HR/NDCG@10 (100 sampled), Recall/NDCG@20 (full catalog), AUC, "
+        "grouped AUC",
+        func=cmd_evaluate,
+        parents=(DATABASE, PROGRESS),
     )
     evaluate.add_argument("--run", type=Path, required=True, help="a run folder of mediarec train")
     evaluate.add_argument(
         "--ablate",
         action="append",
         choices=["features", "embeddings", "history"],
-        help="also train and evaluate the model without this part",
+        help="also train and evaluate the model without this part (repeat for several)",
     )
     evaluate.add_argument("--peers", action="store_true", help="also popularity, implicit ALS/BPR")
-    evaluate.add_argument("--cold-max-train", type=int, default=20)
+    evaluate.add_argument(
+        "--cold-max-train",
+        type=int,
+        default=20,
+        help="users with at most this many training events count as cold",
+    )
     evaluate.add_argument("--out", type=Path, help="write the metrics as JSON")
-    evaluate.add_argument("--quiet", action="store_true")
-    evaluate.set_defaults(func=cmd_evaluate)
 
-    export = sub.add_parser(
+    export = commands.add(
         "export",
-        parents=parents,
-        help="export a run as an ONNX bundle (parity-checked against PyTorch)",
+        "export a run as an ONNX bundle (parity-checked against PyTorch)",
+        func=cmd_export,
     )
-    export.add_argument("--run", type=Path, required=True)
+    export.add_argument("--run", type=Path, required=True, help="a run folder of mediarec train")
     export.add_argument("--out", type=Path, help="bundle folder (default RUN/bundle)")
-    export.add_argument("--model-version")
+    export.add_argument("--model-version", help="the bundle's version (default: the run's)")
     export.add_argument("--replace", action="store_true", help="overwrite an existing bundle")
-    export.set_defaults(func=cmd_export)
 
-    publish = sub.add_parser(
+    publish = commands.add(
         "publish",
-        parents=parents,
-        help="copy a bundle to the models location (folder or s3://) and register it",
+        "copy a bundle to the models location (folder or s3://) and register it",
+        func=cmd_publish,
     )
-    publish.add_argument("bundle", type=Path)
+    publish.add_argument("bundle", type=Path, help="the bundle folder (mediarec export)")
     publish.add_argument("--to", help="models location (default $MEDIAREC_MODELS_URI)")
     publish.add_argument("--activate", action="store_true", help="make it the served model")
-    publish.set_defaults(func=cmd_publish)
 
-    runs = sub.add_parser("runs", parents=parents, help="list logged training runs")
-    runs.add_argument("--limit", type=int, default=20)
-    runs.set_defaults(func=cmd_runs)
+    runs = commands.add("runs", "list logged training runs", func=cmd_runs)
+    runs.add_argument("--limit", type=int, default=20, help="most recent runs shown")
 
-    models = sub.add_parser("models", parents=parents, help="list published model bundles")
-    models.set_defaults(func=cmd_models)
+    commands.add("models", "list published model bundles", func=cmd_models)

@@ -1,0 +1,127 @@
+"""``mediarec benchmark ingest|quality|serving``: each prints a table and writes JSON."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from training.cli.imports import add_column_flags, column_map
+from training.cli.options import Commands
+
+
+def cmd_benchmark_ingest(args: argparse.Namespace) -> int:
+    from training.benchmarks.ingest import run_ingest_benchmark
+
+    run_ingest_benchmark(
+        single_requests=args.single, batches=args.batches, repeats=args.repeats, out=args.out
+    )
+    return 0
+
+
+def cmd_benchmark_quality(args: argparse.Namespace) -> int:
+    from training.benchmarks.quality import run_quality_benchmark
+
+    try:
+        run_quality_benchmark(
+            args.dataset,
+            args.path,
+            args.out,
+            seed=args.seed,
+            ablations=not args.no_ablations,
+            peers=not args.no_peers,
+            columns=column_map(args) or None,
+        )
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"catalog sizes are whole numbers: {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"give at least one catalog size above 0: {text!r}")
+    return sizes
+
+
+def cmd_benchmark_serving(args: argparse.Namespace) -> int:
+    from training.benchmarks.serving import run_serving_benchmark
+
+    run_serving_benchmark(
+        args.items, args.events, args.users, args.cold_runs, args.requests, args.out
+    )
+    return 0
+
+
+def register(commands: Commands) -> None:
+    group = commands.group(
+        "benchmark", "measure speed and quality; prints a table, writes JSON", dest="benchmark"
+    )
+    ingest = group.add(
+        "ingest",
+        "events/s through the ingest handler: single events and batches of 500, WAL and "
+        "DELETE journal modes",
+        func=cmd_benchmark_ingest,
+        parents=(),
+    )
+    ingest.add_argument("--single", type=int, default=2000, help="single-event requests per run")
+    ingest.add_argument("--batches", type=int, default=40, help="500-event batches per run")
+    ingest.add_argument("--repeats", type=int, default=3, help="runs per cell; the median is kept")
+    ingest.add_argument(
+        "--out", type=Path, default=Path("bench-results/ingest.json"), help="JSON results file"
+    )
+
+    quality = group.add(
+        "quality",
+        "mediarec vs its ablations, popularity and implicit ALS/BPR on one leave-last-out "
+        "split: HR/NDCG@10, Recall/NDCG@20, AUC, grouped AUC",
+        func=cmd_benchmark_quality,
+        parents=(),
+    )
+    quality.add_argument(
+        "--dataset",
+        choices=["movielens-100k", "csv", "synthetic"],
+        default="movielens-100k",
+        help="which interaction data to split",
+    )
+    quality.add_argument(
+        "--path", type=Path, help="the ml-100k folder, or the CSV file (--dataset csv)"
+    )
+    quality.add_argument("--seed", type=int, default=42, help="random seed of split and training")
+    add_column_flags(quality)
+    quality.add_argument(
+        "--no-ablations", action="store_true", help="skip the models without features/history"
+    )
+    quality.add_argument(
+        "--no-peers", action="store_true", help="skip popularity and implicit ALS/BPR"
+    )
+    quality.add_argument(
+        "--out", type=Path, default=Path("bench-results/quality.json"), help="JSON results file"
+    )
+
+    serving = group.add(
+        "serving",
+        "recommend handler: cold start (ONNX vs PyTorch), warm p50/p95/p99 per catalog size, "
+        "peak RSS",
+        func=cmd_benchmark_serving,
+        parents=(),
+    )
+    serving.add_argument(
+        "--items",
+        type=_sizes,
+        default="1000,10000,100000",
+        help="catalog sizes, comma-separated",
+    )
+    serving.add_argument("--events", type=int, default=1_000_000, help="events in the database")
+    serving.add_argument("--users", type=int, default=10_000, help="users in the database")
+    serving.add_argument(
+        "--cold-runs", type=int, default=5, help="cold starts measured per runtime"
+    )
+    serving.add_argument("--requests", type=int, default=2000, help="warm requests per size")
+    serving.add_argument(
+        "--out", type=Path, default=Path("bench-results/serving.json"), help="JSON results file"
+    )

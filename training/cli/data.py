@@ -1,0 +1,106 @@
+"""``mediarec migrate``, ``seed`` and ``refresh``: the database itself."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from training.cli.options import DATABASE, PROGRESS, Commands
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from functions.common.store.db import get_database
+
+    database = get_database()
+    print(f"{database.path}: schema version {database.schema_version()}")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from functions.common.store import db as dbmod
+    from functions.common.store.db import get_database
+    from training.datasets.synthetic import WorldConfig, generate_world, write_world
+
+    database = get_database()
+    if args.if_empty:
+        row = database.read(lambda c: dbmod.fetch_one(c, "seed", "count_events"))
+        if row and int(row["n"]):
+            print(f"{database.path} already holds {int(row['n'])} events; not seeding (--if-empty)")
+            return 0
+    config = WorldConfig(
+        seed=args.seed,
+        users=args.users,
+        items=args.items,
+        events=args.events,
+        days=args.days,
+        end_ms=args.end_ms,
+    )
+    started = time.perf_counter()
+    world = generate_world(config)
+    generated = time.perf_counter()
+    try:
+        counts = write_world(database, world, reset=args.reset, progress=not args.quiet)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    done = time.perf_counter()
+    print(f"seeded {database.path}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    print(f"generated in {generated - started:.1f} s, written in {done - generated:.1f} s")
+    print(f"try a user: {world.user_ids[0]} (e.g. /recommendations/{world.user_ids[0]}?k=10)")
+    return 0
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    from functions.common.clock import now_ms
+    from functions.common.serving.snapshot_refresh import refresh_all, snapshot_status
+    from functions.common.settings import get_settings
+    from functions.common.store.db import get_database
+
+    database = get_database()
+    started = time.perf_counter()
+    report = refresh_all(database, get_settings(), now_ms())
+    seconds = time.perf_counter() - started
+    for state in ("refreshed", "busy", "dropped"):
+        for name in report[state]:
+            print(f"{state:9} {name}")
+    for snapshot in snapshot_status(database, now_ms()):
+        print(f"snapshot  {snapshot['name']}: {snapshot['rows']} rows")
+    print(f"in {seconds:.1f} s")
+    return 0
+
+
+def register(commands: Commands) -> None:
+    commands.add("migrate", "create or upgrade the SQLite schema", func=cmd_migrate)
+
+    seed = commands.add(
+        "seed",
+        "fill the database with a synthetic media world",
+        func=cmd_seed,
+        description="Fill the database with a synthetic media world: users with tastes over "
+        "categories, a catalog of videos, articles and posts, and their events on three "
+        "platforms. The same seed and sizes (and --end-ms) give the same world.",
+        parents=(DATABASE, PROGRESS),
+    )
+    seed.add_argument("--seed", type=int, default=7, help="random seed")
+    seed.add_argument("--users", type=int, default=2000, help="number of users")
+    seed.add_argument("--items", type=int, default=1000, help="number of catalog items")
+    seed.add_argument("--events", type=int, default=200_000, help="number of events, about")
+    seed.add_argument("--days", type=int, default=28, help="days of history")
+    seed.add_argument(
+        "--end-ms",
+        type=int,
+        default=None,
+        metavar="MS",
+        help="epoch ms of the last event (default: now); fix it for identical worlds",
+    )
+    seed.add_argument("--reset", action="store_true", help="delete existing data first")
+    seed.add_argument(
+        "--if-empty", action="store_true", help="do nothing when the database already holds events"
+    )
+
+    commands.add(
+        "refresh",
+        "rebuild the serving snapshots now (popularity, the models' item features)",
+        func=cmd_refresh,
+    )

@@ -1,0 +1,99 @@
+"""What every ``mediarec`` subcommand shares: the help layout, ``--db`` and ``--quiet``.
+
+Each command group module has a ``register(commands)`` function that adds its subcommands through
+:meth:`Commands.add`, so every subcommand gets the same help formatter (which shows each flag's
+default) and the shared options by name instead of re-declaring them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+Command = Callable[[argparse.Namespace], int]
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Shows ``(default: X)`` after a flag's help, unless the help already names its default or
+    there is nothing to show (no default, or a switch that is off unless given)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            default in (None, False, argparse.SUPPRESS)
+            or "default" in text
+            or not action.option_strings
+            or isinstance(default, list)
+        ):
+            return text
+        shown = str(default).replace("%", "%%")
+        return f"{text} (default: {shown})"
+
+
+def _database_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--db",
+        type=Path,
+        metavar="PATH",
+        help="SQLite file (default: $MEDIAREC_DB_PATH, else data/mediarec.sqlite)",
+    )
+    return parent
+
+
+def _progress_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parent
+
+
+DATABASE = _database_options()
+"""``--db PATH``: every subcommand that opens the database."""
+PROGRESS = _progress_options()
+"""``--quiet``: every subcommand that draws a progress bar."""
+
+
+class Commands:
+    """A subcommand level of the parser (``mediarec COMMAND`` or ``mediarec keys ACTION``)."""
+
+    def __init__(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+        self._subparsers = subparsers
+
+    def add(
+        self,
+        name: str,
+        help: str,
+        *,
+        func: Command | None = None,
+        description: str | None = None,
+        parents: Sequence[argparse.ArgumentParser] = (DATABASE,),
+    ) -> argparse.ArgumentParser:
+        """A subcommand ``name`` whose help line is ``help``; ``func`` runs it. ``parents`` are
+        shared options (default ``--db``; pass ``(DATABASE, PROGRESS)`` to add ``--quiet``)."""
+        parser = self._subparsers.add_parser(
+            name,
+            help=help,
+            description=description or help[:1].upper() + help[1:] + ".",
+            parents=list(parents),
+            formatter_class=HelpFormatter,
+        )
+        if func is not None:
+            parser.set_defaults(func=func)
+        return parser
+
+    def group(self, name: str, help: str, *, description: str | None = None, dest: str) -> Commands:
+        """A subcommand with its own subcommands (``mediarec keys create``)."""
+        parser = self.add(name, help, description=description, parents=())
+        return Commands(parser.add_subparsers(dest=dest, required=True, metavar="ACTION"))
+
+
+def apply_database_option(args: argparse.Namespace) -> None:
+    """``--db PATH`` wins over ``$MEDIAREC_DB_PATH`` for everything this process opens."""
+    if getattr(args, "db", None):
+        os.environ["MEDIAREC_DB_PATH"] = str(args.db)
+        from functions.common.caches import reset_all
+
+        reset_all()
