@@ -175,8 +175,17 @@ def train_model(
     result = TrainResult(model=model, model_config=model.config)
     best, best_state, stale = -1.0, None, 0
     started = time.perf_counter()
-    bar = tqdm(range(1, config.epochs + 1), desc="training", unit="epoch", disable=not progress)
-    for epoch in bar:
+    # Early stopping decides how many epochs run, so the bar shows the pace and the ceiling but
+    # no time remaining (which would assume all of --epochs run).
+    bar = tqdm(
+        total=config.epochs,
+        desc="training",
+        unit="epoch",
+        disable=not progress,
+        bar_format="{desc}: epoch {n_fmt} of at most {total_fmt} "
+        "[{elapsed}, {rate_inv_fmt}{postfix}]",
+    )
+    for epoch in range(1, config.epochs + 1):
         epoch_start = time.perf_counter()
         users, items, history, labels = epoch_samples(
             data, sampler, config.negatives, rng, histories
@@ -203,6 +212,7 @@ def train_model(
         }
         result.history.append(record)
         bar.set_postfix(loss=f"{record['train_loss']:.4f}", hr10=f"{metrics['hr@10']:.4f}")
+        bar.update(1)
         if metrics["hr@10"] > best + 1e-9:
             best, stale, result.best_epoch = metrics["hr@10"], 0, epoch
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -211,7 +221,9 @@ def train_model(
         else:
             stale += 1
             if stale >= config.patience:
+                bar.set_postfix_str(f"stopped early: best epoch {result.best_epoch}")
                 break
+    bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()

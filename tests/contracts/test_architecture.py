@@ -1,4 +1,11 @@
-"""The import rules of DESIGN.md section 1 and the Lambda dependency list."""
+"""The import rules between the rooms (DESIGN.md section 1) and the Lambda dependency list.
+
+functions/common: the basics (settings, clock, caches) import nothing of ours; store imports the
+basics; http and serving import the basics and store, never each other. No function imports
+another; nothing under functions/ imports training/. training/: the core (top-level modules)
+imports only the core; datasets the core; local nothing else of training; benchmarks anything but
+the CLI; the CLI anything.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +23,14 @@ APPS = ("ingest", "recommend", "metrics")
 TRAINING_ONLY = {"torch", "pandas", "matplotlib", "tqdm", "implicit", "onnx", "training"}
 
 
+def _is_module(dotted: str) -> bool:
+    path = ROOT.joinpath(*dotted.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
 def imports_of(path: Path) -> set[str]:
+    """Every module ``path`` imports, at any depth (lazy imports too); ``from a import b`` counts
+    as ``a.b`` when ``b`` is a module."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = set()
     for node in ast.walk(tree):
@@ -24,6 +38,11 @@ def imports_of(path: Path) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
+            found.update(
+                f"{node.module}.{alias.name}"
+                for alias in node.names
+                if _is_module(f"{node.module}.{alias.name}")
+            )
     return found
 
 
@@ -31,19 +50,109 @@ def python_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
 
 
-@pytest.mark.parametrize("path", python_files(FUNCTIONS), ids=lambda p: str(p.relative_to(ROOT)))
+def _ids(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+# The rooms of functions/common and what each may import (besides the standard library and
+# third-party packages). The basics are modules of functions/common itself.
+BASICS = {"functions.common", "functions.common.settings", "functions.common.clock"}
+BASICS |= {"functions.common.caches"}
+COMMON_ROOMS: dict[str, set[str]] = {
+    "basics": set(),
+    "store": {"basics"},
+    "http": {"basics", "store"},
+    "serving": {"basics", "store"},
+}
+TRAINING_ROOMS: dict[str, set[str]] = {
+    "core": {"core"},
+    "datasets": {"core", "datasets"},
+    "local": {"local"},
+    "benchmarks": {"core", "datasets", "local", "benchmarks"},
+    "cli": {"core", "datasets", "local", "benchmarks", "cli"},
+}
+
+
+def common_room(module: str) -> str | None:
+    """``functions.common.store.db`` -> ``store``; a basic module -> ``basics``; else None."""
+    if module in BASICS:
+        return "basics"
+    parts = module.split(".")
+    if parts[:2] == ["functions", "common"] and len(parts) > 2 and parts[2] in COMMON_ROOMS:
+        return parts[2]
+    return None
+
+
+def training_room(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] != "training":
+        return None
+    if len(parts) > 1 and parts[1] in TRAINING_ROOMS:
+        return parts[1]
+    return "core"
+
+
+def module_of(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_the_rooms_match_the_folders():
+    """Every folder of functions/common is a room with rules, and every module of it is in one."""
+    folders = {p.name for p in (FUNCTIONS / "common").iterdir() if (p / "__init__.py").is_file()}
+    assert folders == set(COMMON_ROOMS) - {"basics"}
+    loose = {p.stem for p in (FUNCTIONS / "common").glob("*.py")} - {"__init__"}
+    assert {f"functions.common.{name}" for name in loose} == BASICS - {"functions.common"}
+    folders = {p.name for p in (ROOT / "training").iterdir() if (p / "__init__.py").is_file()}
+    assert folders == set(TRAINING_ROOMS) - {"core"}
+
+
+@pytest.mark.parametrize("path", python_files(FUNCTIONS / "common"), ids=_ids)
+def test_each_room_of_common_imports_only_the_rooms_below_it(path):
+    room = common_room(module_of(path))
+    assert room is not None, f"{path} is in no room of functions/common"
+    allowed = COMMON_ROOMS[room] | {room}
+    for name in imports_of(path):
+        if name.split(".")[0] != "functions":
+            continue
+        target = common_room(name)
+        assert target is not None, f"{path} imports {name}, outside functions/common"
+        assert target in allowed, f"{path} ({room}) imports {name} ({target})"
+
+
+@pytest.mark.parametrize("path", python_files(ROOT / "training"), ids=_ids)
+def test_each_room_of_training_imports_only_what_it_may(path):
+    room = training_room(module_of(path))
+    assert room is not None
+    allowed = TRAINING_ROOMS[room] | {room}
+    for name in imports_of(path):
+        target = training_room(name)
+        if target is not None:
+            assert target in allowed, f"{path} ({room}) imports {name} ({target})"
+
+
+@pytest.mark.parametrize("path", python_files(FUNCTIONS), ids=_ids)
 def test_functions_never_import_training_only_packages(path):
     roots = {name.split(".")[0] for name in imports_of(path)}
     assert not roots & TRAINING_ONLY, f"{path} imports {roots & TRAINING_ONLY}"
 
 
-@pytest.mark.parametrize("path", python_files(FUNCTIONS), ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("path", python_files(FUNCTIONS), ids=_ids)
 def test_no_function_imports_another_and_common_imports_no_app(path):
     package = path.relative_to(FUNCTIONS).parts[0]
     for name in imports_of(path):
         parts = name.split(".")
         if parts[0] == "functions" and len(parts) > 1 and parts[1] in APPS:
             assert parts[1] == package, f"{path} imports {name}"
+
+
+def test_the_rules_catch_a_violation(tmp_path):
+    """The checks above really read imports: a store module importing http is caught."""
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    from functions.common.http import errors\n")
+    found = imports_of(bad)
+    assert "functions.common.http.errors" in found
+    assert common_room("functions.common.http.errors") not in COMMON_ROOMS["store"]
 
 
 def _names(requirements: list[str]) -> set[str]:

@@ -14,8 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from training.benchmarks.report import machine, write_json
-from training.cli.train import print_metrics
+from training.benchmarks.report import machine, print_metrics, write_json
 
 PROTOCOL = (
     "leave-last-out; HR@10/NDCG@10 against 99 sampled negatives (seed 2); "

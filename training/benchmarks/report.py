@@ -1,4 +1,5 @@
-"""Shared output of the benchmarks: a plain-text table and a JSON file with the machine noted."""
+"""Shared output of the benchmarks and the model commands: plain-text tables (the evaluation
+metrics among them) and a JSON file with the machine noted."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+METRIC_COLUMNS = ("hr@10", "ndcg@10", "recall@20", "ndcg@20", "auc", "grouped_auc")
+"""The offline metrics every evaluation table shows, in this order."""
 
 
 def machine() -> dict[str, Any]:
@@ -41,3 +45,22 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {path}")
+
+
+def metrics_rows(reports: dict[str, dict[str, Any]]) -> list[list[object]]:
+    rows: list[list[object]] = []
+    for name, metrics in reports.items():
+        cells = [metrics.get(c) for c in METRIC_COLUMNS]
+        rows.append(
+            [
+                name,
+                *[f"{v:.4f}" if isinstance(v, float) else "-" for v in cells],
+                f"{metrics.get('train_seconds', float('nan')):.1f}",
+            ]
+        )
+    return rows
+
+
+def print_metrics(reports: dict[str, dict[str, Any]]) -> None:
+    """One row per model: the offline metrics and the training time."""
+    print(table(["model", *METRIC_COLUMNS, "train s"], metrics_rows(reports)))

@@ -85,7 +85,7 @@ def register(commands: Commands) -> None:
     seed.add_argument("--seed", type=int, default=7, help="random seed")
     seed.add_argument("--users", type=int, default=2000, help="number of users")
     seed.add_argument("--items", type=int, default=1000, help="number of catalog items")
-    seed.add_argument("--events", type=int, default=200_000, help="number of events, about")
+    seed.add_argument("--events", type=int, default=200_000, help="about this many events")
     seed.add_argument("--days", type=int, default=28, help="days of history")
     seed.add_argument(
         "--end-ms",

@@ -9,10 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from training.benchmarks.report import table
+from training.benchmarks.report import print_metrics, table
 from training.cli.options import DATABASE, PROGRESS, Commands
-
-METRIC_COLUMNS = ("hr@10", "ndcg@10", "recall@20", "ndcg@20", "auc", "grouped_auc")
 
 
 def _train_config(args: argparse.Namespace) -> Any:
@@ -30,24 +28,6 @@ def _train_config(args: argparse.Namespace) -> Any:
         dot_dim=args.dim,
         mlp_dim=args.dim,
     )
-
-
-def metrics_rows(reports: dict[str, dict[str, Any]]) -> list[list[object]]:
-    rows: list[list[object]] = []
-    for name, metrics in reports.items():
-        cells = [metrics.get(c) for c in METRIC_COLUMNS]
-        rows.append(
-            [
-                name,
-                *[f"{v:.4f}" if isinstance(v, float) else "-" for v in cells],
-                f"{metrics.get('train_seconds', float('nan')):.1f}",
-            ]
-        )
-    return rows
-
-
-def print_metrics(reports: dict[str, dict[str, Any]]) -> None:
-    print(table(["model", *METRIC_COLUMNS, "train s"], metrics_rows(reports)))
 
 
 def cmd_train(args: argparse.Namespace) -> int:
