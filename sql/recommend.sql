@@ -1,16 +1,4 @@
--- Reads and writes of the recommend function.
-
--- name: popularity_buckets
--- Positive engagements per recommendable item, platform and time bucket inside the window; the
--- time decay is applied in Python (functions/common/serving/popularity.py) so no math functions are needed.
-SELECT e.item_id, e.platform, e.ts_ms / :bucket_ms AS bucket, COUNT(*) AS engagements
-FROM events e
-JOIN items i ON i.item_id = e.item_id
-WHERE e.ts_ms >= :since_ms
-  AND e.ts_ms <= :now_ms
-  AND e.event_type IN (:positive_types)
-  AND i.hidden = 0
-GROUP BY e.item_id, e.platform, e.ts_ms / :bucket_ms;
+-- Reads and writes of the recommend function (functions/recommend/).
 
 -- name: fresh_items
 -- Newest visible items by published_ms (items without one last), optionally of one kind and/or
@@ -30,10 +18,6 @@ LIMIT :limit;
 -- name: user_seen_items
 -- Items the user already has any event on (viewed, clicked, liked, shared or skipped).
 SELECT DISTINCT item_id FROM events WHERE user_id = :user_id;
-
--- name: user_deleted_ms
--- The user's deletion tombstone, looked up by the SHA-256 of the id (primary key).
-SELECT deleted_ms FROM deleted_users WHERE user_hash = :user_hash;
 
 -- name: insert_recommendation
 INSERT INTO recommendations (recommendation_id, user_id, platform, k, model_version, request,

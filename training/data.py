@@ -1,6 +1,6 @@
 """From the database to arrays: interactions, the split, and the training features.
 
-Features are computed by sql/features/*.sql over the *training* split's events only (the pairs
+Features are computed by sql/serving/features.sql over the *training* split's events only (the pairs
 of the split's train part, every event type, up to the end of the training window), so nothing
 from a validation or test interaction leaks into what the model sees.
 """
@@ -68,11 +68,11 @@ def last_items(split: Split, length: int) -> np.ndarray:
 
 def forget_deleted_users(conn: sqlite3.Connection) -> None:
     """Fill temp.forgotten_users on ``conn``: the ids with a deletion tombstone, whose events
-    and impressions up to the deletion every training read leaves out (sql/training.sql)."""
+    and impressions up to the deletion every training read leaves out (sql/training/data.sql)."""
     tombstones.install_sql_function(conn)
-    execute(conn, "training", "create_forgotten_users")
-    execute(conn, "training", "clear_forgotten_users")
-    execute(conn, "training", "fill_forgotten_users")
+    execute(conn, "training/data", "create_forgotten_users")
+    execute(conn, "training/data", "clear_forgotten_users")
+    execute(conn, "training/data", "fill_forgotten_users")
 
 
 def load_interactions(database: Database, types: tuple[str, ...]) -> Interactions:
@@ -82,7 +82,7 @@ def load_interactions(database: Database, types: tuple[str, ...]) -> Interaction
 
     def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
         forget_deleted_users(conn)
-        return fetch_all(conn, "training", "interactions", {"types": types})
+        return fetch_all(conn, "training/data", "interactions", {"types": types})
 
     rows = database.read(read)
     if not rows:
@@ -98,20 +98,20 @@ def load_interactions(database: Database, types: tuple[str, ...]) -> Interaction
 
 def _fill_training_source(conn: sqlite3.Connection, split: Split, as_of_ms: int) -> None:
     forget_deleted_users(conn)  # also read by unengaged_impressions after this
-    execute(conn, "training", "create_training_pairs")
-    execute(conn, "training", "clear_training_pairs")
+    execute(conn, "training/data", "create_training_pairs")
+    execute(conn, "training/data", "clear_training_pairs")
     users, items = split.pairs("train")
     data = split.data
     conn.executemany(
-        sql.query("training", "add_training_pair"),
+        sql.query("training/data", "add_training_pair"),
         [
             {"user_id": data.user_ids[u], "item_id": data.item_ids[i]}
             for u, i in zip(users.tolist(), items.tolist(), strict=True)
         ],
     )
-    execute(conn, "features/source", "create_training_source")
-    execute(conn, "features/source", "clear_training_source")
-    execute(conn, "training", "fill_training_source", {"as_of_ms": as_of_ms})
+    execute(conn, "training/data", "create_training_source")
+    execute(conn, "training/data", "clear_training_source")
+    execute(conn, "training/data", "fill_training_source", {"as_of_ms": as_of_ms})
 
 
 def build_training_data(
@@ -128,7 +128,7 @@ def build_training_data(
         item_rows = F.raw_item_rows(conn, spec, as_of_ms)
         negatives = fetch_all(
             conn,
-            "training",
+            "training/data",
             "unengaged_impressions",
             {
                 "until_ms": as_of_ms,

@@ -87,7 +87,7 @@ def publish(
     def register(conn: sqlite3.Connection) -> None:
         execute(
             conn,
-            "models",
+            "training/models",
             "register_model",
             {
                 "version": manifest.version,
@@ -99,8 +99,9 @@ def publish(
         )
 
     def make_active(conn: sqlite3.Connection) -> None:
-        execute(conn, "models", "deactivate_models")
-        execute(conn, "models", "activate_model", {"version": manifest.version, "now_ms": now_ms})
+        execute(conn, "training/models", "deactivate_models")
+        params = {"version": manifest.version, "now_ms": now_ms}
+        execute(conn, "training/models", "activate_model", params)
 
     # registered first, so that the scheduled refresh counts the model's features as in use;
     # then the item-feature snapshot it reads; only then can requests be routed to it
@@ -117,4 +118,6 @@ def publish(
 
 
 def list_models(database: Database) -> list[dict[str, Any]]:
-    return [dict(r) for r in database.read(lambda c: fetch_all(c, "models", "list_models"))]
+    return [
+        dict(r) for r in database.read(lambda c: fetch_all(c, "training/models", "list_models"))
+    ]

@@ -29,13 +29,13 @@ def record_run(database: Database, run: RunRecord) -> None:
     row = {**run.__dict__, "params": json.dumps(run.params), "metrics": json.dumps(run.metrics)}
 
     def write(conn: sqlite3.Connection) -> None:
-        execute(conn, "models", "record_run", row)
+        execute(conn, "training/models", "record_run", row)
 
     database.write(write)
 
 
 def list_runs(database: Database, limit: int = 20) -> list[RunRecord]:
-    rows = database.read(lambda c: fetch_all(c, "models", "list_runs", {"limit": limit}))
+    rows = database.read(lambda c: fetch_all(c, "training/models", "list_runs", {"limit": limit}))
     return [
         RunRecord(
             **{**dict(r), "params": json.loads(r["params"]), "metrics": json.loads(r["metrics"])}

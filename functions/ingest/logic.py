@@ -268,6 +268,13 @@ def upsert_users(db: Database, body: Any, settings: Settings, now_ms: int) -> Ba
     return _upsert_batch(db, raw, UserIn, "user_id", write_user, now_ms)
 
 
+USER_ROW_DELETES = {
+    "impressions": "delete_user_impressions",  # first: they reference feeds
+    "recommendations": "delete_user_recommendations",
+    "events": "delete_user_events",
+}
+"""Per table that holds a user's rows, in deletion order, the query that deletes them."""
+
 SECURE_DELETE_RESTORE = {0: "secure_delete_off", 1: "secure_delete_on", 2: "secure_delete_fast"}
 """The query that puts each ``PRAGMA secure_delete`` value back after a user's deletion."""
 
@@ -291,10 +298,8 @@ def delete_user(db: Database, user_id: str, now_ms: int) -> DeletedUser:
 
     def remove_rows(conn: sqlite3.Connection) -> dict[str, int]:
         counts = {}
-        for table in ("impressions", "recommendations", "events"):
-            counts[table] = execute(
-                conn, "ingest", f"delete_user_{table}", {"user_id": user_id}
-            ).rowcount
+        for table, deletion in USER_ROW_DELETES.items():
+            counts[table] = execute(conn, "ingest", deletion, {"user_id": user_id}).rowcount
         counts["users"] = execute(conn, "ingest", "delete_user", {"user_id": user_id}).rowcount
         tombstone = {"user_hash": tombstones.user_hash(user_id), "deleted_ms": now_ms}
         execute(conn, "ingest", "upsert_deleted_user", tombstone)

@@ -69,8 +69,3 @@ ON CONFLICT (name, granularity, window_start_ms, platform, model_version, k) DO 
     ci_high = excluded.ci_high,
     final = excluded.final,
     computed_ms = excluded.computed_ms;
-
--- name: stored_metrics
-SELECT * FROM metrics
-WHERE granularity = :granularity AND window_start_ms = :window_start_ms
-ORDER BY name, platform, model_version;

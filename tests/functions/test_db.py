@@ -116,9 +116,9 @@ def test_every_named_query_compiles_against_the_schema(tmp_path):
     database.migrate()
     # the temporary relations that training and serving create before running feature queries
     for file, name in (
-        ("features/source", "create_training_source"),
-        ("training", "create_training_pairs"),
-        ("training", "create_forgotten_users"),
+        ("training/data", "create_training_source"),
+        ("training/data", "create_training_pairs"),
+        ("training/data", "create_forgotten_users"),
     ):
         database.conn.execute(sql.query(file, name))
     tombstones.install_sql_function(database.conn)  # what training registers before its reads

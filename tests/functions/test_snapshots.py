@@ -191,8 +191,11 @@ def test_models_sharing_feature_parameters_share_a_snapshot():
     )
 
 
-@pytest.mark.parametrize("name", ["popular_items", "candidate_items"])
-def test_serving_reads_walk_the_snapshot_keys(catalog, name):
+@pytest.mark.parametrize(
+    ("file", "name"),
+    [("serving/popularity", "popular_items"), ("serving/online_features", "candidate_items")],
+)
+def test_serving_reads_walk_the_snapshot_keys(catalog, file, name):
     params = {
         "generation": 1,
         "platform": "web",
@@ -202,7 +205,7 @@ def test_serving_reads_walk_the_snapshot_keys(catalog, name):
         "limit": 10,
         "item_ids": ["i1", "i2"],
     }
-    text, bound = expand_params(query("snapshots", name), params)
+    text, bound = expand_params(query(file, name), params)
     bound = {k: v for k, v in bound.items() if f":{k}" in text}
     plan = " | ".join(
         r["detail"] for r in catalog.conn.execute(f"EXPLAIN QUERY PLAN {text}", bound)
@@ -211,7 +214,7 @@ def test_serving_reads_walk_the_snapshot_keys(catalog, name):
 
 
 def test_serving_reads_nothing_before_the_first_snapshot(db, settings):
-    found = fetch_all(db.conn, "snapshots", "all_snapshots")
+    found = fetch_all(db.conn, "store/snapshots", "all_snapshots")
     assert found == []
     assert serving_snapshots(db, settings, None, NOW).popularity.row_count == 0
 

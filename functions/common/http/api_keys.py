@@ -96,12 +96,14 @@ def create_key(db: Database, scopes: list[str], name: str, now_ms: int) -> tuple
         "secret_hash": hash_key(key),
         "now_ms": now_ms,
     }
-    db.write(lambda conn: execute(conn, "access", "insert_key", params))
+    db.write(lambda conn: execute(conn, "http/api_keys", "insert_key", params))
     return ApiKey(key_id, name, granted, now_ms, None, None), key
 
 
 def list_keys(db: Database) -> list[ApiKey]:
-    return [_record(row) for row in db.read(lambda conn: fetch_all(conn, "access", "list_keys"))]
+    return [
+        _record(row) for row in db.read(lambda conn: fetch_all(conn, "http/api_keys", "list_keys"))
+    ]
 
 
 def key_prefix(given: str) -> str:
@@ -114,7 +116,7 @@ def revoke_key(db: Database, key_id: str, now_ms: int) -> bool:
     """Revoke the key whose id (or ``mrk_<id>`` prefix, or the whole key) is given; ``False``
     when no such unrevoked key exists."""
     params = {"key_id": key_prefix(key_id).removeprefix("mrk_"), "now_ms": now_ms}
-    return db.write(lambda conn: execute(conn, "access", "revoke_key", params).rowcount) == 1
+    return db.write(lambda conn: execute(conn, "http/api_keys", "revoke_key", params).rowcount) == 1
 
 
 class KeyCache:
@@ -163,7 +165,9 @@ class KeyCache:
 
     @staticmethod
     def _load(db: Database, key_id: str, digest: str) -> ApiKey | None:
-        row = db.read(lambda conn: fetch_one(conn, "access", "key_by_id", {"key_id": key_id}))
+        row = db.read(
+            lambda conn: fetch_one(conn, "http/api_keys", "key_by_id", {"key_id": key_id})
+        )
         if row is None or not hmac.compare_digest(row["secret_hash"], digest):
             return None
         return _record(row)
@@ -181,7 +185,7 @@ def _record_use(db: Database, key_id: str, now_ms: int) -> None:
 
     def touch(conn: Any) -> None:
         try:
-            execute(conn, "access", "touch_key", {"key_id": key_id, "now_ms": now_ms})
+            execute(conn, "http/api_keys", "touch_key", {"key_id": key_id, "now_ms": now_ms})
         except Exception as error:  # bookkeeping only: never fails the write it rides on
             logger.warning("could not record the use of key mrk_%s: %s", key_id, error)
 

@@ -221,11 +221,11 @@ def serving_models(db: Database, settings: Settings) -> ModelRegistry:
             return _registry
         _registry.checked_at = now
         try:
-            active = db.read(lambda c: fetch_one(c, "models", "active_model"))
+            active = db.read(lambda c: fetch_one(c, "serving/models", "active_model"))
             ab = None
             if settings.ab_model_version:
                 params = {"version": settings.ab_model_version}
-                ab = db.read(lambda c: fetch_one(c, "models", "model_by_version", params))
+                ab = db.read(lambda c: fetch_one(c, "serving/models", "model_by_version", params))
                 if ab is None:
                     logger.warning("A/B version %s is not registered", settings.ab_model_version)
         except Exception as error:  # registry unreadable: keep serving what is loaded

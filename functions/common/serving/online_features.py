@@ -1,6 +1,6 @@
 """Features at serving time: the training SQL, normalised as trained.
 
-Item features: sql/features/item_features.sql over every stored event, run by the snapshot
+Item features: sql/serving/features.sql over every stored event, run by the snapshot
 refresh for the model's feature parameters (:func:`build_item_features`) and stored in
 ``item_features_snapshot`` by items rowid; a container loads each generation once
 (:func:`item_feature_table`), and a request looks up its few hundred candidates' visibility,
@@ -41,7 +41,7 @@ def build_item_features(conn: sqlite3.Connection, spec: F.FeatureSpec, now_ms: i
     """Every catalog item's raw features as of ``now_ms``, at its rowid: the snapshot's row."""
     F.use_serving_source(conn)
     values = F.raw_item_rows(conn, spec, now_ms)
-    placed = fetch_tuples(conn, "snapshots", "item_rows")
+    placed = fetch_tuples(conn, "serving/online_features", "item_rows")
     size = max((rowid for rowid, _ in placed), default=-1) + 1
     names: list[str | None] = [None] * size
     matrix = np.zeros((size, len(F.ITEM_COLUMNS)), dtype=np.float64)
@@ -77,7 +77,7 @@ def item_feature_table(db: Database, snapshot: Snapshot) -> ItemFeatureTable:
     if cached is not None and cached.generation == snapshot.generation:
         return cached
     params = {"generation": snapshot.generation}
-    row = db.read(lambda c: fetch_one(c, "snapshots", "item_features_table", params))
+    row = db.read(lambda c: fetch_one(c, "serving/online_features", "item_features_table", params))
     if row is None:
         raise SnapshotGone(f"item-feature snapshot generation {snapshot.generation} is gone")
     if json.loads(row["columns"]) != list(F.ITEM_COLUMNS):  # written by another release
@@ -126,7 +126,9 @@ def candidate_items(
     if item_indices:
         ids = json.dumps([model.item_ids[i] for i in item_indices])
         params = {"item_ids": ids, "kind": kind, "category": category}
-        found = db.read(lambda c: fetch_tuples(c, "snapshots", "candidate_items", params))
+        found = db.read(
+            lambda c: fetch_tuples(c, "serving/online_features", "candidate_items", params)
+        )
     by_id = {item_id: (item_kind, rowid) for item_id, item_kind, rowid in found}
     kept = [i for i in item_indices if model.item_ids[i] in by_id]
     kinds, rowids = [], []
@@ -169,7 +171,7 @@ def user_history(db: Database, model: ServingModel, user_id: str, now_ms: int) -
         "as_of_ms": now_ms,
         "limit": length * 2,
     }
-    rows = db.read(lambda c: fetch_all(c, "features/user_history", "recent_interactions", params))
+    rows = db.read(lambda c: fetch_all(c, "serving/features", "recent_interactions", params))
     known = [model.item_index[r["item_id"]] for r in rows if r["item_id"] in model.item_index]
     recent = known[:length][::-1]
     if recent:

@@ -55,7 +55,7 @@ def build_popularity(conn: sqlite3.Connection, now_ms: int, settings: Settings) 
         "bucket_ms": HOUR_MS,
         "positive_types": settings.positive_event_types,
     }
-    buckets = fetch_all(conn, "recommend", "popularity_buckets", params)
+    buckets = fetch_all(conn, "serving/popularity", "popularity_buckets", params)
     if not buckets:
         return Built([], {"platforms": []})
     items, item_index = np.unique(np.array([r["item_id"] for r in buckets]), return_inverse=True)
@@ -114,7 +114,7 @@ def popular_items(
         "exclude_user": exclude_user,
         "limit": limit,
     }
-    rows = db.read(lambda c: fetch_all(c, "snapshots", "popular_items", params))
+    rows = db.read(lambda c: fetch_all(c, "serving/popularity", "popular_items", params))
     decay = decay_since(snapshot, now_ms)
     return [PopularItem(r["item_id"], r["score"] * decay, r["kind"]) for r in rows]
 
@@ -144,7 +144,7 @@ def top_popular_ids(
     if cached is not None:
         return cached
     params = {"generation": snapshot.generation, "platform": key[0], "limit": count}
-    rows = db.read(lambda c: fetch_tuples(c, "snapshots", "top_popular_ids", params))
+    rows = db.read(lambda c: fetch_tuples(c, "serving/popularity", "top_popular_ids", params))
     ids = [row[0] for row in rows]
     with _top_ids_lock:
         if _top_ids.generation == snapshot.generation:

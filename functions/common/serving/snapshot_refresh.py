@@ -62,7 +62,7 @@ def refresh_item_features(db: Database, spec: FeatureSpec, now_ms: int, due: Due
 def registered_specs(db: Database) -> tuple[dict[str, FeatureSpec], bool]:
     """The feature specifications of registered models by snapshot name, and whether every
     registered model's could be read (models registered by older releases lack it)."""
-    return _specs_of(db.read(lambda c: fetch_all(c, "models", "registered_manifests")))
+    return _specs_of(db.read(lambda c: fetch_all(c, "serving/models", "registered_manifests")))
 
 
 def _specs_of(rows: list[sqlite3.Row]) -> tuple[dict[str, FeatureSpec], bool]:
@@ -104,11 +104,11 @@ def _drop_unused(db: Database, now_ms: int) -> list[str]:
     never loses its features."""
 
     def read(conn: sqlite3.Connection) -> tuple[set[str], bool, list[Snapshot]]:
-        specs, complete = _specs_of(fetch_all(conn, "models", "registered_manifests"))
+        specs, complete = _specs_of(fetch_all(conn, "serving/models", "registered_manifests"))
         return (
             set(specs),
             complete,
-            [Snapshot.from_row(r) for r in fetch_all(conn, "snapshots", "all_snapshots")],
+            [Snapshot.from_row(r) for r in fetch_all(conn, "store/snapshots", "all_snapshots")],
         )
 
     used, complete, existing = db.read(read)

@@ -28,7 +28,13 @@ from functions.common.store.sql import query
 logger = logging.getLogger(__name__)
 CLAIM_MS = 300_000
 CHUNK_ROWS = 5_000
-TABLES = {"popularity": "popularity", "item_features": "item_features"}
+DELETE_GENERATION = {
+    "popularity": "delete_popularity_generation",
+    "item_features": "delete_item_features_generation",
+}
+"""Per snapshot family (the name before ``:``), the query that deletes one generation's rows."""
+INSERT_ROWS = {"popularity": "insert_popularity", "item_features": "insert_item_features"}
+"""Per snapshot family, the query that inserts one row of a generation."""
 
 
 class SnapshotGone(LookupError):
@@ -90,18 +96,18 @@ class Built:
 def table_of(name: str) -> str:
     """The data table family of a snapshot name ('item_features:<key>' -> 'item_features')."""
     family = name.split(":", 1)[0]
-    if family not in TABLES:
+    if family not in INSERT_ROWS:
         raise ValueError(f"unknown snapshot {name!r}")
-    return TABLES[family]
+    return family
 
 
 def read_snapshots(conn: sqlite3.Connection, names: Sequence[str]) -> dict[str, Snapshot]:
-    rows = fetch_all(conn, "snapshots", "snapshots_named", {"names": list(names)})
+    rows = fetch_all(conn, "store/snapshots", "snapshots_named", {"names": list(names)})
     return {row["name"]: Snapshot.from_row(row) for row in rows}
 
 
 def all_snapshots(db: Database) -> list[Snapshot]:
-    rows = db.read(lambda c: fetch_all(c, "snapshots", "all_snapshots"))
+    rows = db.read(lambda c: fetch_all(c, "store/snapshots", "all_snapshots"))
     return [Snapshot.from_row(row) for row in rows]
 
 
@@ -117,17 +123,19 @@ def _claim(
     left by a refresh that died holding an expired claim are deleted first."""
 
     def claim(conn: sqlite3.Connection) -> int | None:
-        execute(conn, "snapshots", "ensure_snapshot", {"name": name, "info": json.dumps(info)})
-        current = fetch_one(conn, "snapshots", "snapshot", {"name": name})
+        execute(
+            conn, "store/snapshots", "ensure_snapshot", {"name": name, "info": json.dumps(info)}
+        )
+        current = fetch_one(conn, "store/snapshots", "snapshot", {"name": name})
         if due is not None and current is not None and not due(Snapshot.from_row(current)):
             return None
         claimable = current is None or (current["claimed_until_ms"] or 0) < now_ms
         if not claimable:
             return None
-        generation = execute(conn, "snapshots", "new_generation", {"name": name}).lastrowid
+        generation = execute(conn, "store/snapshots", "new_generation", {"name": name}).lastrowid
         assert generation is not None
         params = {"name": name, "generation": generation, "now_ms": now_ms}
-        execute(conn, "snapshots", "claim_snapshot", params | {"until_ms": now_ms + CLAIM_MS})
+        execute(conn, "store/snapshots", "claim_snapshot", params | {"until_ms": now_ms + CLAIM_MS})
         if current is not None and current["pending_generation"] is not None:
             _delete_rows(conn, name, current["pending_generation"])
         return int(generation)
@@ -140,18 +148,19 @@ class LostClaim(RuntimeError):
 
 
 def _still_claimed(conn: sqlite3.Connection, name: str, generation: int) -> None:
-    current = fetch_one(conn, "snapshots", "snapshot", {"name": name})
+    current = fetch_one(conn, "store/snapshots", "snapshot", {"name": name})
     if current is None or current["pending_generation"] != generation:
         raise LostClaim(f"snapshot {name}: lost the claim on generation {generation}")
 
 
 def _delete_rows(conn: sqlite3.Connection, name: str, generation: int) -> None:
-    execute(conn, "snapshots", f"delete_{table_of(name)}_generation", {"generation": generation})
+    deletion = DELETE_GENERATION[table_of(name)]
+    execute(conn, "store/snapshots", deletion, {"generation": generation})
 
 
 def _write_rows(db: Database, name: str, generation: int, rows: Iterable[dict[str, Any]]) -> int:
     """Insert the rows in transactions of CHUNK_ROWS, each checking the claim is still ours."""
-    statement = query("snapshots", f"insert_{table_of(name)}")
+    statement = query("store/snapshots", INSERT_ROWS[table_of(name)])
     written = 0
     iterator = iter(rows)
     while chunk := [row | {"generation": generation} for row in islice(iterator, CHUNK_ROWS)]:
@@ -172,10 +181,10 @@ def _publish(
 
     def publish(conn: sqlite3.Connection) -> None:
         _still_claimed(conn, name, generation)
-        current = fetch_one(conn, "snapshots", "snapshot", {"name": name})
+        current = fetch_one(conn, "store/snapshots", "snapshot", {"name": name})
         if current is not None and current["previous_generation"] is not None:
             _delete_rows(conn, name, current["previous_generation"])
-        execute(conn, "snapshots", "publish_snapshot", {
+        execute(conn, "store/snapshots", "publish_snapshot", {
             "name": name, "generation": generation, "as_of_ms": as_of_ms,
             "built_ms": time.time_ns() // 1_000_000, "row_count": rows, "info": json.dumps(info),
         })  # fmt: skip
@@ -189,7 +198,7 @@ def _abandon(db: Database, name: str, generation: int) -> None:
     def abandon(conn: sqlite3.Connection) -> None:
         _delete_rows(conn, name, generation)
         params = {"name": name, "generation": generation}
-        execute(conn, "snapshots", "release_claim", params)
+        execute(conn, "store/snapshots", "release_claim", params)
 
     db.write(abandon)
 
@@ -226,7 +235,7 @@ def drop(db: Database, name: str, now_ms: int, expected_generation: int | None =
     (given ``expected_generation``) it was refreshed since the caller looked. True if dropped."""
 
     def work(conn: sqlite3.Connection) -> bool:
-        current = fetch_one(conn, "snapshots", "snapshot", {"name": name})
+        current = fetch_one(conn, "store/snapshots", "snapshot", {"name": name})
         if current is None or (current["claimed_until_ms"] or 0) >= now_ms:
             return False
         if expected_generation is not None and current["generation"] != expected_generation:
@@ -234,7 +243,7 @@ def drop(db: Database, name: str, now_ms: int, expected_generation: int | None =
         for column in ("generation", "previous_generation", "pending_generation"):
             if current[column] is not None:
                 _delete_rows(conn, name, current[column])
-        execute(conn, "snapshots", "delete_snapshot", {"name": name})
+        execute(conn, "store/snapshots", "delete_snapshot", {"name": name})
         return True
 
     return db.write(work)

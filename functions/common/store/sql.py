@@ -1,9 +1,10 @@
 """Named SQL queries kept in ``sql/*.sql``, one ``-- name: query_name`` block per query.
 
 A file ``sql/metrics/pac.sql`` holding ``-- name: count_hits`` is loaded as ``metrics/pac`` and the
-query is fetched with ``query("metrics/pac", "count_hits")``. Parameters are named (``:user_id``);
-a parameter whose value is a list or tuple expands to ``:name_0, :name_1, ...`` so that
-``event_type IN (:types)`` works with any number of types.
+query is fetched with ``query("metrics/pac", "count_hits")``: always with literal names, so that
+grep finds every use. Which file holds a query (the room of the code that runs it): sql/README.md.
+Parameters are named (``:user_id``); a parameter whose value is a list or tuple expands to
+``:name_0, :name_1, ...`` so that ``event_type IN (:types)`` works with any number of types.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from functions.common.store.db import Database, fetch_one
 # the margin who came back is served as unknown by one more model.
 DELETION_COMMIT_MARGIN_MS = 5 * MINUTE_MS
 
-SQL_FUNCTION = "sha256_hex"  # the SQL name of user_hash, for sql/training.sql
+SQL_FUNCTION = "sha256_hex"  # the SQL name of user_hash, for sql/training/data.sql
 
 
 def user_hash(user_id: str) -> str:
@@ -53,7 +53,7 @@ def _sql_user_hash(value: object) -> str | None:
 def deleted_ms(db: Database, user_id: str) -> int | None:
     """When ``user_id`` was last deleted (epoch ms), or None if it never was."""
     params = {"user_hash": user_hash(user_id)}
-    row = db.read(lambda c: fetch_one(c, "recommend", "user_deleted_ms", params))
+    row = db.read(lambda c: fetch_one(c, "store/tombstones", "user_deleted_ms", params))
     return None if row is None else int(row["deleted_ms"])
 
 

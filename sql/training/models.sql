@@ -1,4 +1,5 @@
--- The model registry (models table) and the experiment log (training_runs).
+-- The model registry (models table: training/publish.py) and the experiment log (training_runs:
+-- training/runs.py). Serving's reads of the registry: sql/serving/models.sql.
 
 -- name: register_model
 INSERT INTO models (version, uri, checksum, manifest, created_ms, activated_ms, active)
@@ -12,16 +13,6 @@ UPDATE models SET active = 0 WHERE active = 1;
 
 -- name: activate_model
 UPDATE models SET active = 1, activated_ms = :now_ms WHERE version = :version;
-
--- name: active_model
-SELECT version, uri, checksum, manifest, created_ms, activated_ms FROM models WHERE active = 1;
-
--- name: model_by_version
-SELECT version, uri, checksum, manifest, created_ms, activated_ms, active FROM models
-WHERE version = :version;
-
--- name: registered_manifests
-SELECT version, manifest FROM models ORDER BY created_ms;
 
 -- name: list_models
 SELECT version, uri, checksum, created_ms, activated_ms, active FROM models

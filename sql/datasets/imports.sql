@@ -1,4 +1,4 @@
--- Writes of `mediarec import` (training/datasets/importers.py) beyond the ingest queries it reuses.
+-- Writes of `mediarec import csv` (training/datasets/csv_log.py) beyond the ingest queries it reuses.
 
 -- An item an interaction log names but the catalog lacks: a bare row, so that it can be
 -- recommended. An item already in the catalog is left exactly as it is.

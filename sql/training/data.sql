@@ -1,4 +1,6 @@
--- Reads of the offline training pipeline.
+-- Reads of the offline training pipeline (training/data.py), and the temporary tables it fills:
+-- temp.training_pairs and temp.feature_events, the training split's events that the feature
+-- queries (sql/serving/features.sql) read.
 --
 -- Deleted users: every read below leaves out the events and impressions of a user with a
 -- deletion tombstone (deleted_users) that were received or served up to the deletion, such as a
@@ -64,6 +66,19 @@ WHERE i.served_ms <= :until_ms
         AND e.ts_ms >= i.served_ms - :skew_ms
         AND e.ts_ms <= i.served_ms + :window_ms)
 GROUP BY i.user_id, i.item_id;
+
+-- name: create_training_source
+-- Training's `feature_events` (serving's is a view: sql/serving/features.sql), filled with the
+-- training split's events by fill_training_source.
+CREATE TEMP TABLE IF NOT EXISTS feature_events (
+    user_id    TEXT NOT NULL,
+    item_id    TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    ts_ms      INTEGER NOT NULL
+);
+
+-- name: clear_training_source
+DELETE FROM temp.feature_events;
 
 -- name: fill_training_source
 -- The training split's events (every type, up to :as_of_ms) into temp.feature_events.

@@ -1,9 +1,10 @@
--- Queries of `mediarec seed` (training/datasets/synthetic.py): guard, reset and row counts.
+-- Queries of `mediarec seed` (training/datasets/synthetic/write.py): guard, reset and row counts.
 
 -- name: count_events
 SELECT COUNT(*) AS n FROM events;
 
 -- name: table_counts
+-- Read only by tests/training/test_synthetic.py, to check what the seed wrote.
 SELECT (SELECT COUNT(*) FROM users)           AS users,
        (SELECT COUNT(*) FROM items)           AS items,
        (SELECT COUNT(*) FROM item_categories) AS item_categories,
@@ -13,6 +14,7 @@ SELECT (SELECT COUNT(*) FROM users)           AS users,
        (SELECT COUNT(*) FROM metrics)         AS metrics;
 
 -- name: event_by_id
+-- Read only by tests/training/test_synthetic.py, to check what the seed wrote.
 SELECT event_id, user_id, item_id, event_type, platform, ts_ms, received_ms,
        recommendation_id, position, dwell_ms
 FROM events WHERE event_id = :event_id;
