@@ -41,6 +41,25 @@ def parse_timestamp(value: object) -> int:
     return math.floor(exact_timestamp_ms(value))
 
 
+def parse_timestamp_text(text: str) -> int:
+    """A timestamp written as text (a CSV cell, a query parameter) to epoch milliseconds.
+
+    Epoch seconds, epoch milliseconds (1e11 or more) or ISO-8601, as :func:`parse_timestamp`
+    takes them. A number is whatever Python's ``int()``, else ``float()``, reads: surrounding
+    whitespace, a sign, ``_`` between digits and exponents (``1e12``) included. ``int()`` comes
+    first so that a big integer stays exact. Raises ``ValueError`` otherwise.
+    """
+    number: int | float
+    try:
+        number = int(text)
+    except ValueError:
+        try:
+            number = float(text)
+        except ValueError:
+            return parse_timestamp(text)
+    return parse_timestamp(number)
+
+
 def exact_timestamp_ms(value: object) -> float:
     """:func:`parse_timestamp` before rounding: bounds are checked on this, so that a value a
     fraction of a millisecond past a bound is refused like the schema says it is."""

@@ -27,11 +27,7 @@ def _time_param(value: str | None, name: str, default: int) -> int:
     if value is None:
         return default
     try:
-        number: float | None = float(value)  # epoch seconds or ms, in any float notation
-    except ValueError:
-        number = None
-    try:
-        return clock.parse_timestamp(value if number is None else number)
+        return clock.parse_timestamp_text(value)
     except ValueError as error:
         raise ApiError(
             422, "validation_error", f"invalid {name}", [{"field": name, "reason": str(error)}]

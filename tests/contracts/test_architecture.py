@@ -57,7 +57,7 @@ def _ids(path: Path) -> str:
 # The rooms of functions/common and what each may import (besides the standard library and
 # third-party packages). The basics are modules of functions/common itself.
 BASICS = {"functions.common", "functions.common.settings", "functions.common.clock"}
-BASICS |= {"functions.common.caches"}
+BASICS |= {"functions.common.caches", "functions.common.vocabulary"}
 COMMON_ROOMS: dict[str, set[str]] = {
     "basics": set(),
     "store": {"basics"},

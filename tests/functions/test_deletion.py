@@ -34,7 +34,9 @@ from tests.utils.factories import add_events, add_impressions
 from tests.utils.training import FAST
 from training import pipeline
 from training.data import _fill_training_source, forget_deleted_users
-from training.datasets.synthetic import WorldConfig, generate_world, write_world
+from training.datasets.synthetic.generation import generate_world
+from training.datasets.synthetic.world import WorldConfig
+from training.datasets.synthetic.write import write_world
 from training.export import export_bundle
 from training.pipeline import Prepared
 from training.publish import publish

@@ -7,7 +7,9 @@ import pytest
 from functions.common.serving import features as F
 from functions.common.store.db import Database
 from tests.conftest import FIXED_NOW_MS
-from training.datasets.synthetic import WorldConfig, generate_world, write_world
+from training.datasets.synthetic.generation import generate_world
+from training.datasets.synthetic.world import WorldConfig
+from training.datasets.synthetic.write import write_world
 
 
 @pytest.fixture
@@ -34,7 +36,7 @@ def test_one_user_query_uses_an_index(world):
 
     F.use_serving_source(world.conn)
     text, params = sql.expand_params(
-        sql.query("features/user_features", "one_user_features"),
+        sql.query("serving/features", "one_user_features"),
         {**F.FeatureSpec().params(FIXED_NOW_MS), "user_id": "u1"},
     )
     plan = " ".join(str(tuple(r)) for r in world.conn.execute(f"EXPLAIN QUERY PLAN {text}", params))

@@ -16,7 +16,9 @@ from tests.conftest import FIXED_NOW_MS
 from tests.utils.factories import add_api_key
 from tests.utils.training import FAST
 from training import pipeline
-from training.datasets.synthetic import WorldConfig, generate_world, write_world
+from training.datasets.synthetic.generation import generate_world
+from training.datasets.synthetic.world import WorldConfig
+from training.datasets.synthetic.write import write_world
 from training.export import export_bundle
 from training.local.lambda_invoke import EXAMPLE_API_KEY, http_event, invoke
 from training.publish import publish

@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from training.datasets.synthetic import WorldConfig, generate_world
+from training.datasets.synthetic.generation import generate_world
+from training.datasets.synthetic.world import WorldConfig
 from training.evaluation import evaluate, full_catalog_ranks
 from training.peers import (
     ALS_GRID,

@@ -10,24 +10,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from functions.common.clock import DAY_MS
 from functions.common.store.db import Database, fetch_one
-from training.datasets.synthetic import (
+from functions.common.vocabulary import ITEM_KINDS
+from training.datasets.synthetic.generation import (
     CATALOG_BACKLOG_DAYS,
+    PLATFORM_SHARES,
+    generate_world,
+)
+from training.datasets.synthetic.sampling import PRIMARY_PLATFORM_P
+from training.datasets.synthetic.world import (
     CLICK,
-    DAY_MS,
     EVENT_TYPES,
-    KINDS,
     LIKE,
     NO_DWELL,
-    PLATFORM_SHARES,
     PLATFORMS,
-    PRIMARY_PLATFORM_P,
     VIEW,
     World,
     WorldConfig,
-    generate_world,
-    write_world,
 )
+from training.datasets.synthetic.write import write_world
 
 END_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 SMALL = WorldConfig(seed=3, users=300, items=200, events=6_000, end_ms=END_MS)
@@ -114,15 +116,17 @@ def test_interactions_are_whole_and_distinct(small: World) -> None:
 
 
 def test_too_many_events_for_the_world_is_refused() -> None:
-    with pytest.raises(ValueError, match="fewer events or a bigger world"):
+    with pytest.raises(ValueError, match=r"fewer events or a bigger world \(--events, --users"):
         generate_world(WorldConfig(users=2, items=3, events=500, end_ms=END_MS))
 
 
 def test_config_is_validated() -> None:
-    with pytest.raises(ValueError, match="users"):
+    with pytest.raises(ValueError, match="--users must be at least 1"):
         WorldConfig(users=0)
-    with pytest.raises(ValueError, match="events"):
+    with pytest.raises(ValueError, match="--events must not be negative"):
         WorldConfig(events=-1)
+    with pytest.raises(ValueError, match="at least 1 category"):
+        WorldConfig(categories=0)
 
 
 # -- users, items, events ----------------------------------------------------------------------
@@ -136,7 +140,7 @@ def test_ids_titles_and_catalog(small: World) -> None:
     assert "news" in small.categories and len(small.categories) == 12
     title = re.compile(r"^(Video|Article|Post) \d+: [a-z]+((, [a-z]+)* & [a-z]+)?$")
     assert all(title.match(t) for t in small.item_titles), small.item_titles[:5]
-    for code, kind in enumerate(KINDS):
+    for code, kind in enumerate(ITEM_KINDS):
         numbers = [
             int(t.split(" ", 2)[1].rstrip(":"))
             for t, k in zip(small.item_titles, small.item_kind, strict=True)
@@ -144,7 +148,7 @@ def test_ids_titles_and_catalog(small: World) -> None:
         ]
         assert numbers == list(range(1, len(numbers) + 1)), kind
     for index in (0, 1, 2):
-        assert small.item_titles[index].startswith(KINDS[small.item_kind[index]].capitalize())
+        assert small.item_titles[index].startswith(ITEM_KINDS[small.item_kind[index]].capitalize())
         assert set(re.split(r", | & ", small.item_titles[index].split(": ", 1)[1])) == set(
             small.item_categories(index)
         )
@@ -226,14 +230,14 @@ def test_write_world_writes_exact_counts(small: World, tmp_path: Path) -> None:
         "events": SMALL.events,
     }
     assert counts == expected
-    stored = dict(fetch_one(database.conn, "seed", "table_counts") or {})
+    stored = dict(fetch_one(database.conn, "datasets/seed", "table_counts") or {})
     assert {key: stored[key] for key in expected} == expected
 
     view = int(np.flatnonzero(small.event_type == VIEW)[0])
     for index in (0, view):
         expected_row = small.event_rows(index, index + 1)[0]
         stored_row = fetch_one(
-            database.conn, "seed", "event_by_id", {"event_id": expected_row["event_id"]}
+            database.conn, "datasets/seed", "event_by_id", {"event_id": expected_row["event_id"]}
         )
         assert stored_row is not None and dict(stored_row) == expected_row
     assert expected_row["dwell_ms"] is not None
@@ -242,12 +246,12 @@ def test_write_world_writes_exact_counts(small: World, tmp_path: Path) -> None:
 def test_write_world_refuses_a_second_write_without_reset(small: World, tmp_path: Path) -> None:
     database = open_db(tmp_path)
     write_world(database, small)
-    with pytest.raises(ValueError, match="--reset"):
+    with pytest.raises(ValueError, match="pass --reset to delete its data"):
         write_world(database, small)
 
     other = generate_world(WorldConfig(seed=5, users=40, items=30, events=500, end_ms=END_MS))
     counts = write_world(database, other, reset=True)
-    stored = dict(fetch_one(database.conn, "seed", "table_counts") or {})
+    stored = dict(fetch_one(database.conn, "datasets/seed", "table_counts") or {})
     assert stored["users"] == counts["users"] == 40
     assert stored["items"] == counts["items"] == 30
     assert stored["item_categories"] == int(other.item_category_mask.sum())

@@ -17,7 +17,9 @@ from functions.common.store.db import Database
 from tests.conftest import FIXED_NOW_MS
 from training import pipeline
 from training.data import last_items
-from training.datasets.synthetic import WorldConfig, generate_world, write_world
+from training.datasets.synthetic.generation import generate_world
+from training.datasets.synthetic.world import WorldConfig
+from training.datasets.synthetic.write import write_world
 from training.export import ExportError, export_bundle
 from training.publish import publish
 from training.split import Interactions, leave_last_out, time_cut

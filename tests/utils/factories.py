@@ -39,7 +39,7 @@ def add_api_key(
         "secret_hash": hash_key(key),
         "now_ms": 0,
     }
-    db.write(lambda conn: execute(conn, "access", "insert_key", params))
+    db.write(lambda conn: execute(conn, "http/api_keys", "insert_key", params))
 
 
 def add_items(db: Database, items: list[dict[str, Any]], now_ms: int = 0) -> None:

@@ -27,7 +27,7 @@ def load_dataset(
     database: Any, dataset: str, path: Path | None, seed: int, columns: dict[str, str] | None = None
 ) -> str:
     """Fill ``database`` with the dataset; returns a description."""
-    from training.datasets import importers
+    from training.datasets import csv_log, movielens
 
     if dataset == "movielens-100k":
         if path is None or not (path / "u.data").is_file():
@@ -35,13 +35,15 @@ def load_dataset(
                 f"MovieLens 100K not found at {path} (expected u.data, u.item, u.user there); "
                 "pass --path to the ml-100k folder"
             )
-        return importers.import_movielens_100k(database, path).summary()
+        return movielens.import_movielens_100k(database, path).summary()
     if dataset == "csv":
         if path is None or not path.is_file():
             raise FileNotFoundError(f"no CSV file at {path}")
-        return importers.import_csv(database, path, columns=columns).summary()
+        return csv_log.import_csv(database, path, columns=columns).summary()
     if dataset == "synthetic":
-        from training.datasets.synthetic import WorldConfig, generate_world, write_world
+        from training.datasets.synthetic.generation import generate_world
+        from training.datasets.synthetic.world import WorldConfig
+        from training.datasets.synthetic.write import write_world
 
         counts = write_world(
             database, generate_world(WorldConfig(seed=seed, end_ms=1_795_348_800_000))

@@ -78,7 +78,9 @@ def build_world(
     from functions.common.settings import Settings
     from functions.common.store.db import Database
     from training import pipeline
-    from training.datasets.synthetic import WorldConfig, generate_world, write_world
+    from training.datasets.synthetic.generation import generate_world
+    from training.datasets.synthetic.world import WorldConfig
+    from training.datasets.synthetic.write import write_world
     from training.export import export_bundle
     from training.publish import publish
     from training.train import TrainConfig, build_model

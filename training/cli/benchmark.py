@@ -57,6 +57,16 @@ def cmd_benchmark_serving(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_out_option(parser: argparse.ArgumentParser, benchmark: str) -> None:
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(f"bench-results/{benchmark}.json"),
+        metavar="PATH",
+        help="where the JSON results go",
+    )
+
+
 def register(commands: Commands) -> None:
     group = commands.group(
         "benchmark", "measure speed and quality; prints a table, writes JSON", dest="benchmark"
@@ -71,9 +81,7 @@ def register(commands: Commands) -> None:
     ingest.add_argument("--single", type=int, default=2000, help="single-event requests per run")
     ingest.add_argument("--batches", type=int, default=40, help="500-event batches per run")
     ingest.add_argument("--repeats", type=int, default=3, help="runs per cell; the median is kept")
-    ingest.add_argument(
-        "--out", type=Path, default=Path("bench-results/ingest.json"), help="JSON results file"
-    )
+    _add_out_option(ingest, "ingest")
 
     quality = group.add(
         "quality",
@@ -99,9 +107,7 @@ def register(commands: Commands) -> None:
     quality.add_argument(
         "--no-peers", action="store_true", help="skip popularity and implicit ALS/BPR"
     )
-    quality.add_argument(
-        "--out", type=Path, default=Path("bench-results/quality.json"), help="JSON results file"
-    )
+    _add_out_option(quality, "quality")
 
     serving = group.add(
         "serving",
@@ -122,6 +128,4 @@ def register(commands: Commands) -> None:
         "--cold-runs", type=int, default=5, help="cold starts measured per runtime"
     )
     serving.add_argument("--requests", type=int, default=2000, help="warm requests per size")
-    serving.add_argument(
-        "--out", type=Path, default=Path("bench-results/serving.json"), help="JSON results file"
-    )
+    _add_out_option(serving, "serving")

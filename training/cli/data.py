@@ -20,11 +20,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_seed(args: argparse.Namespace) -> int:
     from functions.common.store import db as dbmod
     from functions.common.store.db import get_database
-    from training.datasets.synthetic import WorldConfig, generate_world, write_world
+    from training.datasets.synthetic.generation import generate_world
+    from training.datasets.synthetic.world import WorldConfig
+    from training.datasets.synthetic.write import write_world
 
     database = get_database()
     if args.if_empty:
-        row = database.read(lambda c: dbmod.fetch_one(c, "seed", "count_events"))
+        row = database.read(lambda c: dbmod.fetch_one(c, "datasets/seed", "count_events"))
         if row and int(row["n"]):
             print(f"{database.path} already holds {int(row['n'])} events; not seeding (--if-empty)")
             return 0

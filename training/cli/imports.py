@@ -14,7 +14,7 @@ from training.cli.options import DATABASE, PROGRESS, Commands
 
 if TYPE_CHECKING:
     from functions.common.store.db import Database
-    from training.datasets.importers import ImportReport
+    from training.datasets.report import ImportReport
 
 _CSV_COLUMN_FLAGS = {
     "user_id": "--user-col",
@@ -70,7 +70,7 @@ def _delimiter(text: str) -> str:
 def _run_import(load: Callable[[Database], ImportReport]) -> int:
     """Open the configured database, run ``load`` and print its summary (errors: exit code 2)."""
     from functions.common.store.db import get_database
-    from training.datasets.importers import MAX_LISTED_PROBLEMS
+    from training.datasets.report import MAX_LISTED_PROBLEMS
 
     try:
         report = load(get_database())
@@ -88,7 +88,7 @@ def _run_import(load: Callable[[Database], ImportReport]) -> int:
 
 
 def cmd_import_movielens(args: argparse.Namespace) -> int:
-    from training.datasets.importers import import_movielens_100k
+    from training.datasets.movielens import import_movielens_100k
 
     return _run_import(
         lambda database: import_movielens_100k(
@@ -98,7 +98,7 @@ def cmd_import_movielens(args: argparse.Namespace) -> int:
 
 
 def cmd_import_csv(args: argparse.Namespace) -> int:
-    from training.datasets.importers import import_csv
+    from training.datasets.csv_log import import_csv
 
     columns = column_map(args)
     return _run_import(

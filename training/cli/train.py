@@ -42,7 +42,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     settings, database = get_settings(), get_database()
     if args.skip_if_active:
-        active = database.read(lambda c: fetch_one(c, "models", "active_model"))
+        active = database.read(lambda c: fetch_one(c, "serving/models", "active_model"))
         if active is not None:
             print(f"model {active['version']} is active; not training (--skip-if-active)")
             return 0

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from functions.common.store.db import DatabaseBusyError
+from functions.common.vocabulary import ID_PATTERN, ID_PATTERN_TEXT
 
 logger = logging.getLogger(__name__)
 
@@ -77,11 +78,6 @@ def field_path(loc: Sequence[int | str], prefix: str = "") -> str:
         else:
             path = f"{path}.{part}" if path else str(part)
     return path or "body"
-
-
-ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f/]+$"
-"""The characters of every id (``Identifier`` in models.py): no control characters, no ``/``."""
-ID_PATTERN_TEXT = "an id may not hold control characters or '/'"
 
 
 def reason_of(item: Mapping[str, Any]) -> str:

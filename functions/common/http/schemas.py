@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -19,9 +20,8 @@ from pydantic import (
 )
 
 from functions.common.clock import TimeBounds, exact_timestamp_ms
-from functions.common.http.errors import ID_PATTERN
+from functions.common.vocabulary import ID_PATTERN, MAX_ID_LENGTH, ItemKind
 
-MAX_ID_LENGTH = 128
 MAX_ATTRIBUTES_BYTES = 16_384
 MAX_ATTRIBUTE_NESTING = 4
 """Arrays or objects inside one another below an item's or user's attributes object."""
@@ -66,7 +66,6 @@ Timestamp = Annotated[int, BeforeValidator(_timestamp)]
 bounds of the :class:`TimeRule` the validation context names for the field, checked before
 rounding (exactly what the OpenAPI document states)."""
 
-ItemKind = Literal["video", "article", "post"]
 Reason = Literal["model", "popular", "fresh", "exploration", "fallback"]
 """Why an item is in a feed: which path chose it."""
 Category = Annotated[
@@ -99,6 +98,18 @@ def _check_attributes(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+def _one_of(key: str, noun: str) -> Callable[[str, ValidationInfo], str]:
+    """A validator: the value must be one of the context's ``key`` (when the context has it)."""
+
+    def check(value: str, info: ValidationInfo) -> str:
+        allowed = _allowed(info, key)
+        if allowed is not None and value not in allowed:
+            raise ValueError(f"unknown {noun} {value[:40]!r}; expected one of {list(allowed)}")
+        return value
+
+    return check
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
@@ -124,21 +135,8 @@ class EventIn(_Strict):
     """A JSON number with no fractional part (``3`` or ``3.0``, as JSON Schema's integer), never
     ``true`` or ``"3"``."""
 
-    @field_validator("event_type")
-    @classmethod
-    def _known_event_type(cls, value: str, info: ValidationInfo) -> str:
-        allowed = _allowed(info, "event_types")
-        if allowed is not None and value not in allowed:
-            raise ValueError(f"unknown event type {value[:40]!r}; expected one of {list(allowed)}")
-        return value
-
-    @field_validator("platform")
-    @classmethod
-    def _known_platform(cls, value: str, info: ValidationInfo) -> str:
-        allowed = _allowed(info, "platforms")
-        if allowed is not None and value not in allowed:
-            raise ValueError(f"unknown platform {value[:40]!r}; expected one of {list(allowed)}")
-        return value
+    _known_event_type = field_validator("event_type")(_one_of("event_types", "event type"))
+    _known_platform = field_validator("platform")(_one_of("platforms", "platform"))
 
 
 class ItemIn(_Strict):

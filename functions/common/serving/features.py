@@ -1,4 +1,4 @@
-"""Model input features, computed by the same SQL (sql/features/*.sql) offline and online.
+"""Model input features, computed by the same SQL (sql/serving/features.sql) offline and online.
 
 Training fills ``temp.feature_events`` with its training split and calls :func:`user_matrix` /
 :func:`item_matrix`; serving points ``feature_events`` at every event and calls the same
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from functions.common.store.db import execute, fetch_all
+from functions.common.vocabulary import ITEM_KINDS
 
 USER_COLUMNS = ("events", "items", "like_rate", "skip_rate", "days_since_last", "active_days")
 ITEM_COLUMNS = (
@@ -38,7 +39,6 @@ LOG_COLUMNS = (
     "active_days",
     "age_days",
 )
-KINDS = ("video", "article", "post")
 MAX_CATEGORIES = 64
 DAY_MS = 86_400_000
 
@@ -94,7 +94,7 @@ class FeatureSpec:
 
 def use_serving_source(conn: sqlite3.Connection) -> None:
     """Point ``feature_events`` at every stored event (serving)."""
-    execute(conn, "features/source", "create_serving_source")
+    execute(conn, "serving/features", "create_serving_source")
 
 
 def default_user_row(spec: FeatureSpec) -> list[float]:
@@ -110,13 +110,13 @@ def default_item_row(spec: FeatureSpec) -> list[float]:
 def raw_user_rows(
     conn: sqlite3.Connection, spec: FeatureSpec, as_of_ms: int, user_id: str | None = None
 ) -> dict[str, list[float]]:
-    """``{user_id: [USER_COLUMNS...]}`` from sql/features/user_features.sql: every user, or
+    """``{user_id: [USER_COLUMNS...]}`` from sql/serving/features.sql: every user, or
     only ``user_id`` (an indexed query: what serving runs per request)."""
     if user_id is None:
-        rows = fetch_all(conn, "features/user_features", "user_features", spec.params(as_of_ms))
+        rows = fetch_all(conn, "serving/features", "user_features", spec.params(as_of_ms))
     else:
         params = {**spec.params(as_of_ms), "user_id": user_id}
-        rows = fetch_all(conn, "features/user_features", "one_user_features", params)
+        rows = fetch_all(conn, "serving/features", "one_user_features", params)
     return {r["user_id"]: [float(r[c]) for c in USER_COLUMNS] for r in rows}
 
 
@@ -124,7 +124,7 @@ def raw_item_rows(
     conn: sqlite3.Connection, spec: FeatureSpec, as_of_ms: int
 ) -> dict[str, tuple[list[float], str, list[str]]]:
     """``{item_id: ([ITEM_COLUMNS...], kind, categories)}`` for every catalog item."""
-    rows = fetch_all(conn, "features/item_features", "item_features", spec.params(as_of_ms))
+    rows = fetch_all(conn, "serving/features", "item_features", spec.params(as_of_ms))
     return {
         r["item_id"]: (
             [float(r[c]) for c in ITEM_COLUMNS],
@@ -195,7 +195,7 @@ def item_kinds_and_categories(
     item_ids: Sequence[str],
     categories: Sequence[str],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Kind index (0 unknown, 1.. KINDS) and a multi-hot category matrix per item."""
+    """Kind codes (0 unknown, then 1.. in ITEM_KINDS order) and a multi-hot category matrix."""
     column = {name: j for j, name in enumerate(categories)}
     kinds = np.zeros(len(item_ids), dtype=np.int64)
     multi_hot = np.zeros((len(item_ids), len(categories)), dtype=np.float32)
@@ -203,7 +203,7 @@ def item_kinds_and_categories(
         if item_id not in rows:
             continue
         _, kind, names = rows[item_id]
-        kinds[n] = KINDS.index(kind) + 1 if kind in KINDS else 0
+        kinds[n] = ITEM_KINDS.index(kind) + 1 if kind in ITEM_KINDS else 0
         for name in names:
             if name in column:
                 multi_hot[n, column[name]] = 1.0

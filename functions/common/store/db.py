@@ -17,7 +17,7 @@ SQLite then keeps the transaction open, half a batch in it): the retry runs the 
 so a half-written batch never stays. The unit of work must therefore be safe to run again: every
 write in this project is idempotent (primary keys, ``ON CONFLICT``). A process killed inside a
 transaction leaves nothing behind either: the next connection rolls back the hot journal (DELETE,
-TRUNCATE) or ignores the uncommitted WAL frames (tests/test_crash_safety.py).
+TRUNCATE) or ignores the uncommitted WAL frames (tests/functions/test_crash_safety.py).
 """
 
 from __future__ import annotations

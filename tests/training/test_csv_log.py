@@ -1,48 +1,20 @@
-"""Importers: MovieLens 100K folders and CSV interaction logs, all-or-nothing and idempotent.
-
-Every file here is written into tmp_path by the test itself: no MovieLens data is copied into the
-repository (its license forbids redistribution). One test, marked ``movielens``, reads the real
-ml-100k from ../shared/data when it is there.
-"""
+"""CSV interaction logs: mapped columns, ratings and likes, timestamps, delimiters, malformed
+rows (all-or-nothing, or --skip-invalid), encodings, and idempotent re-imports."""
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
-from pathlib import Path
+import re
 
 import pytest
 
-from functions.common.clock import parse_timestamp
-from functions.common.store.db import Database
 from tests.utils.factories import add_items, count
-from tests.utils.paths import ML_100K
+from tests.utils.import_files import T0, events, write
 from training.cli import build_parser
-from training.datasets.importers import (
-    MAX_LISTED_PROBLEMS,
-    ImportReport,
-    MalformedInputError,
-    csv_event_id,
-    import_csv,
-    import_movielens_100k,
-    sniff_delimiter,
-)
-
-T0 = 1_700_000_000  # 2023-11-14T22:13:20Z, epoch seconds
+from training.datasets.csv_log import csv_event_id, import_csv
+from training.datasets.csv_records import sniff_delimiter
+from training.datasets.report import MAX_LISTED_PROBLEMS, MalformedInputError
 
 
-def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
-    path.write_bytes(text.encode(encoding))
-    return path
-
-
-def events(db: Database) -> list[dict]:
-    rows = db.conn.execute("SELECT * FROM events ORDER BY user_id, item_id, event_type, ts_ms")
-    return [dict(row) for row in rows]
-
-
-# -- CSV ---------------------------------------------------------------------------------------
 def test_csv_with_mapped_columns_loads_events_and_new_catalog_items(db, tmp_path):
     add_items(db, [{"item_id": "m2", "kind": "article", "title": "Kept as it is"}])
     log = write(
@@ -316,241 +288,27 @@ def test_importing_the_same_rows_again_stores_nothing_twice(db, tmp_path):
     assert "(5 duplicates)" in second.summary()
 
 
-# -- MovieLens ---------------------------------------------------------------------------------
-GENRES = ["unknown", "Action", "Comedy", "Drama"]  # a shortened u.genre: the file decides
-
-
-def movielens_folder(tmp_path: Path, *, data: str | None = None, genre: bool = True) -> Path:
-    folder = tmp_path / "ml-tiny"
-    folder.mkdir()
-    if genre:
-        lines = "".join(f"{name}|{index}\n" for index, name in enumerate(GENRES)) + "\n"
-        write(folder / "u.genre", lines, "latin-1")
-    write(
-        folder / "u.item",
-        "1|Café (1995)|01-Jan-1995||http://example.org/cafe|0|1|1|0\n"
-        "2|Señor Zoë (1996)|24-Sep-1996||http://example.org/senor|0|0|0|1\n"
-        "3|unknown||||1|0|0|0\n",
-        "latin-1",
-    )
-    write(folder / "u.user", "1|24|M|technician|85711\n2|53|F|other|T8H1N\n", "latin-1")
-    write(
-        folder / "u.data",
-        data
-        if data is not None
-        else f"1\t1\t5\t{T0}\n1\t2\t3\t{T0 + 10}\n2\t1\t4\t{T0 + 20}\n2\t3\t1\t{T0 + 30}\n",
-        "latin-1",
-    )
-    return folder
-
-
-def test_a_tiny_movielens_folder(db, tmp_path):
-    folder = movielens_folder(tmp_path)
-    report = import_movielens_100k(db, folder)
-    assert (report.rows_read, report.users, report.items) == (4, 2, 3)
-    assert report.events_by_type == {"view": 4, "like": 2}
-    assert (report.events_stored, report.events_duplicate) == (6, 0)
-    assert report.summary().startswith(
-        f"loaded {folder}: 4 ratings -> 4 view + 2 like events (0 duplicates), 2 users, 3 items"
-    )
-
-    items = {row["item_id"]: row for row in db.conn.execute("SELECT * FROM items")}
-    assert items["1"]["title"] == "Café (1995)"
-    assert items["2"]["title"] == "Señor Zoë (1996)"
-    assert json.loads(items["1"]["categories"]) == ["Action", "Comedy"]
-    assert json.loads(items["3"]["categories"]) == ["unknown"]
-    assert items["1"]["published_ms"] == parse_timestamp("1995-01-01T00:00:00Z")
-    assert items["2"]["published_ms"] == parse_timestamp("1996-09-24T00:00:00Z")
-    assert items["3"]["published_ms"] is None and items["3"]["title"] == "unknown"
-    assert json.loads(items["1"]["attributes"]) == {"imdb_url": "http://example.org/cafe"}
-    assert json.loads(items["3"]["attributes"]) == {}
-    assert {row["kind"] for row in items.values()} == {"video"}
-    categories = db.conn.execute("SELECT item_id, category FROM item_categories").fetchall()
-    assert sorted(map(tuple, categories)) == [
-        ("1", "Action"),
-        ("1", "Comedy"),
-        ("2", "Drama"),
-        ("3", "unknown"),
-    ]
-
-    user = db.conn.execute("SELECT attributes FROM users WHERE user_id = '2'").fetchone()
-    assert json.loads(user["attributes"]) == {
-        "age": 53,
-        "gender": "F",
-        "occupation": "other",
-        "zip": "T8H1N",
-    }
-    stored = {e["event_id"]: e for e in events(db)}
-    assert set(stored) == {
-        "ml100k-1-1-view",
-        "ml100k-1-1-like",
-        "ml100k-1-2-view",
-        "ml100k-2-1-view",
-        "ml100k-2-1-like",
-        "ml100k-2-3-view",
-    }
-    like = stored["ml100k-2-1-like"]
-    assert (like["user_id"], like["item_id"], like["platform"]) == ("2", "1", "web")
-    assert like["ts_ms"] == like["received_ms"] == (T0 + 20) * 1000
-
-    again = import_movielens_100k(db, folder)
-    assert (again.events_stored, again.events_duplicate) == (0, 6)
-    assert count(db, "events") == 6 and count(db, "item_categories") == 4
-
-
-def test_movielens_without_u_genre_uses_the_standard_genres(db, tmp_path):
-    folder = movielens_folder(tmp_path, genre=False)
-    full_width = "|0" * 19
-    write(folder / "u.item", f"1|Café (1995)|01-Jan-1995||{full_width[:-1]}1\n", "latin-1")
-    write(folder / "u.data", f"1\t1\t4\t{T0}\n")
-    import_movielens_100k(db, folder)
-    row = db.conn.execute("SELECT categories FROM items WHERE item_id = '1'").fetchone()
-    assert json.loads(row["categories"]) == ["Western"]
-
-
-def test_malformed_movielens_files_load_nothing(db, tmp_path):
-    folder = movielens_folder(
-        tmp_path,
-        data=f"1\t1\t5\t{T0}\n1\t9\t3\t{T0}\n7\t1\t4\t{T0}\n2\t1\tfour\t{T0}\n2\t2\n",
-    )
-    with (folder / "u.item").open("a", encoding="latin-1") as handle:
-        handle.write("4|Too short|01-Jan-1995\n5|Bad date|1995-01-01|||0|0|0|0\n")
-    with pytest.raises(MalformedInputError) as caught:
-        import_movielens_100k(db, folder)
-    assert caught.value.problems == [
-        (4, "u.item: expected 9 fields, found 3"),
-        (5, "u.item: release date '1995-01-01' is not like 01-Jan-1995"),
-        (2, "u.data: item '9' is not in u.item"),
-        (3, "u.data: user '7' is not in u.user"),
-        (4, "u.data: rating 'four' is not a number"),
-        (5, "u.data: expected 4 fields, found 2"),
-    ]
-    assert "line 2: u.data: item '9' is not in u.item" in str(caught.value)
-    assert count(db, "events") == count(db, "items") == count(db, "users") == 0
-
-    report = import_movielens_100k(db, folder, skip_invalid=True)
-    assert len(report.rejected) == 6 and report.events_stored == 2  # 1-1 view and like
-    assert count(db, "items") == 3
-
-
-def test_a_movielens_folder_needs_its_files(db, tmp_path):
-    with pytest.raises(FileNotFoundError, match="not a folder"):
-        import_movielens_100k(db, tmp_path / "nowhere")
-    folder = movielens_folder(tmp_path)
-    (folder / "u.user").unlink()
-    with pytest.raises(FileNotFoundError, match=r"u\.user is missing"):
-        import_movielens_100k(db, folder)
-
-
-@pytest.mark.movielens
-def test_the_real_movielens_100k(db):
-    if not (ML_100K / "u.data").is_file():
-        pytest.skip(f"MovieLens 100K not found at {ML_100K} (it is not redistributed)")
-    started = time.perf_counter()
-    report = import_movielens_100k(db, ML_100K)
-    elapsed = time.perf_counter() - started
-    assert (report.users, report.items, report.rows_read) == (943, 1682, 100_000)
-    assert report.events_by_type == {"view": 100_000, "like": 34_174 + 21_201}
-    assert report.events_stored == 155_375 and report.rejected == []
-    assert count(db, "users") == 943 and count(db, "items") == 1682
-    assert count(db, "events", "event_type = 'view'") == 100_000
-    assert count(db, "events", "event_type = 'like'") == 55_375
-    # Latin-1 titles come through (u.item is not UTF-8).
-    assert count(db, "items", "title LIKE :t", t="%é%") > 0
-    assert elapsed < 10, f"the import took {elapsed:.1f} s"
-
-
-# -- CLI ---------------------------------------------------------------------------------------
-def cli_parser() -> argparse.ArgumentParser:
-    """The real ``mediarec`` parser; the tests call ``args.func`` themselves, so ``--db`` is parsed
-    but not applied (the fixture's database is used)."""
-    return build_parser()
-
-
-def test_cli_imports_a_csv_with_flags(db, tmp_path, capsys):
-    log = write(tmp_path / "log.tsv", f"uid\tmid\twhen\tstars\nu1\tm1\t{T0}\t4.5\n")
-    args = cli_parser().parse_args(
-        [
-            "import",
-            "csv",
-            str(log),
-            "--user-col",
-            "uid",
-            "--item-col",
-            "mid",
-            "--timestamp-col",
-            "when",
-            "--rating-col",
-            "stars",
-            "--like-threshold",
-            "5",
-            "--platform",
-            "ios",
-            "--quiet",
-            "--db",
-            str(tmp_path / "ignored-here.sqlite"),
-        ]
-    )
-    assert args.func(args) == 0
-    out = capsys.readouterr().out
-    assert "1 row -> 1 view event (0 duplicates), 1 user, 1 item (1 new in the catalog)" in out
-    assert [(e["event_type"], e["platform"]) for e in events(db)] == [("view", "ios")]
-
-
-def test_cli_reports_malformed_input_and_missing_files_with_exit_code_2(db, tmp_path, capsys):
-    parser = cli_parser()
-    log = write(tmp_path / "bad.csv", f"user_id,item_id,timestamp\nu1,i1,{T0}\nu2,i2,soon\n")
-    args = parser.parse_args(["import", "csv", str(log), "--quiet"])
-    assert args.func(args) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and "line 3: timestamp 'soon'" in err
-
-    args = parser.parse_args(["import", "csv", str(log), "--quiet", "--skip-invalid"])
-    assert args.func(args) == 0
-    captured = capsys.readouterr()
-    assert "1 malformed row skipped" in captured.out
-    assert "line 3: timestamp 'soon'" in captured.err
-
-    args = parser.parse_args(["import", "movielens-100k", str(tmp_path / "none"), "--quiet"])
-    assert args.func(args) == 2
-    assert "error: " in capsys.readouterr().err
-
-
-def test_cli_imports_a_movielens_folder(db, tmp_path, capsys):
-    folder = movielens_folder(tmp_path)
-    args = cli_parser().parse_args(["import", "movielens-100k", str(folder), "--quiet"])
-    assert args.func(args) == 0
-    assert "4 ratings -> 4 view + 2 like events" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("command", [["import", "csv"], ["import", "movielens-100k"]])
-def test_cli_import_commands_have_help(command, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        cli_parser().parse_args([*command, "--help"])
-    assert exit_info.value.code == 0
-    out = capsys.readouterr().out
-    assert "--db" in out and "--skip-invalid" in out
-
-
-def test_the_like_threshold_flag_accepts_none():
-    args = cli_parser().parse_args(["import", "csv", "f.csv", "--like-threshold", "none"])
-    assert args.like_threshold is None and args.delimiter is None
-    args = cli_parser().parse_args(["import", "csv", "f.csv", "--delimiter", "tab"])
-    assert args.delimiter == "\t"
-
-
-def test_report_summary_reads_well():
-    report = ImportReport(
-        source="u.data",
-        rows_read=100_000,
-        users=943,
-        items=1682,
-        events_stored=155_375,
-        events_by_type={"view": 100_000, "like": 55_375},
-        seconds=4.06,
-        row_label="rating",
-    )
-    assert report.summary() == (
-        "loaded u.data: 100000 ratings -> 100000 view + 55375 like events (0 duplicates), "
-        "943 users, 1682 items in 4.1 s"
-    )
+def test_messages_name_the_flags_a_user_types(db, tmp_path):
+    """The errors say what to type (``--skip-invalid``, ``--user-col NAME``...), and every flag
+    they name is one that ``mediarec import csv`` takes."""
+    said: list[str] = []
+    bad_row = write(tmp_path / "bad.csv", "user_id,item_id,timestamp\nu1,i1,never\n")
+    no_column = write(tmp_path / "cols.csv", f"userId,item_id,timestamp\nu1,i1,{T0}\n")
+    no_delimiter = write(tmp_path / "one.csv", f"user_id item_id timestamp\nu1 i1 {T0}\n")
+    latin = write(tmp_path / "latin.csv", f"user_id,item_id,timestamp\nJosé,i1,{T0}\n", "latin-1")
+    for log, expected in [
+        (bad_row, "(--skip-invalid loads the valid rows and skips these)"),
+        (no_column, "Map the file's names with --user-col NAME, --item-col NAME, "),
+        (no_delimiter, "; pass --delimiter"),
+        (latin, "pass the file's encoding (e.g. --encoding latin-1)"),
+    ]:
+        with pytest.raises(MalformedInputError) as caught:
+            import_csv(db, log)
+        assert expected in str(caught.value)
+        said.append(str(caught.value))
+    flags = set(re.findall(r"--[a-z-]+", "\n".join(said)))
+    assert {"--user-col", "--item-kind-col", "--delimiter", "--encoding"} <= flags
+    for flag in sorted(flags):
+        value = [] if flag == "--skip-invalid" else ["x"]
+        build_parser().parse_args(["import", "csv", "f.csv", flag, *value])  # exits if unknown
+    assert not re.search(r"\b[a-z_]+=", "\n".join(said))  # no Python keyword arguments
