@@ -13,6 +13,7 @@ PORT ?= 8000
 
 help:
 	@echo "make demo    install, seed a synthetic media world, serve the API on http://$(HOST):$(PORT)"
+	@echo "            (make demo PORT=8080 HOST=0.0.0.0 to serve elsewhere)"
 	@echo "make test    install, run the test suite"
 	@echo "make dev     serve the API on the existing local database"
 	@echo "make lint    ruff (lint + format check) and mypy"

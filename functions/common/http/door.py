@@ -43,7 +43,7 @@ from functions.common.store.db import Database
 
 API_KEY_HEADER = "x-api-key"
 _ID: TypeAdapter[str] = TypeAdapter(Identifier)
-"""The one id rule (models.py), for path ids and a token's user."""
+"""The one id rule (``schemas.Identifier``), for path ids and a token's user."""
 
 
 @dataclass(frozen=True)
