@@ -4,7 +4,7 @@ Lambda refuses a function whose code plus layers exceed 250 MB unzipped (262,144
 function's total here is its own folder plus the folders of the layers it uses. Reads the built
 template (``.aws-sam/build/template.yaml``) to find the folders and which layers each function uses.
 
-    python scripts/bundle_size.py [--build-dir .aws-sam/build] [--limit-mb 250]
+    python -m scripts.bundle_size [--build-dir .aws-sam/build] [--limit-mb 250]
 
 Exits 1 when a function's total is over the limit, 2 when the build output is missing.
 """

@@ -1,6 +1,7 @@
 """Code the three functions share, one room per concern.
 
-- ``settings``, ``clock``, ``caches``: the basics; they import nothing else from ``functions``.
+- ``settings``, ``clock``, ``caches``, ``vocabulary``: the basics; they import nothing else from
+  ``functions`` (but settings registers its cache with ``caches``).
 - ``store/``: the database, its migrations, the named SQL of ``sql/``, snapshots and tombstones.
 - ``http/``: the app factory, the door (API keys, scopes), errors, schemas, the Lambda entry point.
 - ``serving/``: the model bundle and runtime, features, popularity, the snapshot refresh.

@@ -1,10 +1,11 @@
 """The import rules between the rooms (DESIGN.md section 1) and the Lambda dependency list.
 
-functions/common: the basics (settings, clock, caches) import nothing of ours; store imports the
-basics; http and serving import the basics and store, never each other. No function imports
-another; nothing under functions/ imports training/. training/: the core (top-level modules)
-imports only the core; datasets the core; local nothing else of training; benchmarks anything but
-the CLI; the CLI anything.
+functions/common: the basics (settings, clock, caches, vocabulary) import nothing of ours, except
+settings, which registers its cache with caches; store imports the basics; http and serving import
+the basics and store, never each other. No function imports another; nothing under functions/
+imports training/. training/: the core (top-level modules) imports only the core; datasets the
+core; local nothing else of training; benchmarks anything but the CLI; the CLI anything. Imports
+are absolute (a test refuses relative ones); ``importlib.import_module`` calls are not read.
 """
 
 from __future__ import annotations
@@ -55,9 +56,14 @@ def _ids(path: Path) -> str:
 
 
 # The rooms of functions/common and what each may import (besides the standard library and
-# third-party packages). The basics are modules of functions/common itself.
-BASICS = {"functions.common", "functions.common.settings", "functions.common.clock"}
-BASICS |= {"functions.common.caches", "functions.common.vocabulary"}
+# third-party packages). The basics are modules of functions/common itself, each with its own list.
+BASICS: dict[str, set[str]] = {
+    "functions.common": set(),
+    "functions.common.clock": set(),
+    "functions.common.caches": set(),
+    "functions.common.vocabulary": set(),
+    "functions.common.settings": {"functions.common.caches"},
+}
 COMMON_ROOMS: dict[str, set[str]] = {
     "basics": set(),
     "store": {"basics"},
@@ -97,38 +103,65 @@ def module_of(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def common_violations(module: str, imported: set[str]) -> list[str]:
+    """What ``module`` (of functions/common) imports against the rooms' rules."""
+    room = common_room(module)
+    if room is None:
+        return [f"{module} is in no room of functions/common"]
+    problems = []
+    for name in sorted(imported):
+        if name.split(".")[0] != "functions" or name == module:
+            continue
+        target = common_room(name)
+        if target is None:
+            problems.append(f"{module} imports {name}, outside functions/common")
+        elif room == "basics" and target == "basics":
+            if name not in BASICS[module] and name != "functions.common":
+                problems.append(f"{module} (a basic module) imports {name}")
+        elif target != room and target not in COMMON_ROOMS[room]:
+            problems.append(f"{module} ({room}) imports {name} ({target})")
+    return problems
+
+
+def training_violations(module: str, imported: set[str]) -> list[str]:
+    room = training_room(module)
+    assert room is not None, module
+    allowed = TRAINING_ROOMS[room] | {room}
+    return [
+        f"{module} ({room}) imports {name} ({training_room(name)})"
+        for name in sorted(imported)
+        if training_room(name) not in (None, *allowed)
+    ]
+
+
 def test_the_rooms_match_the_folders():
     """Every folder of functions/common is a room with rules, and every module of it is in one."""
     folders = {p.name for p in (FUNCTIONS / "common").iterdir() if (p / "__init__.py").is_file()}
     assert folders == set(COMMON_ROOMS) - {"basics"}
     loose = {p.stem for p in (FUNCTIONS / "common").glob("*.py")} - {"__init__"}
-    assert {f"functions.common.{name}" for name in loose} == BASICS - {"functions.common"}
+    assert {f"functions.common.{name}" for name in loose} == set(BASICS) - {"functions.common"}
     folders = {p.name for p in (ROOT / "training").iterdir() if (p / "__init__.py").is_file()}
     assert folders == set(TRAINING_ROOMS) - {"core"}
 
 
 @pytest.mark.parametrize("path", python_files(FUNCTIONS / "common"), ids=_ids)
 def test_each_room_of_common_imports_only_the_rooms_below_it(path):
-    room = common_room(module_of(path))
-    assert room is not None, f"{path} is in no room of functions/common"
-    allowed = COMMON_ROOMS[room] | {room}
-    for name in imports_of(path):
-        if name.split(".")[0] != "functions":
-            continue
-        target = common_room(name)
-        assert target is not None, f"{path} imports {name}, outside functions/common"
-        assert target in allowed, f"{path} ({room}) imports {name} ({target})"
+    assert not common_violations(module_of(path), imports_of(path))
 
 
 @pytest.mark.parametrize("path", python_files(ROOT / "training"), ids=_ids)
 def test_each_room_of_training_imports_only_what_it_may(path):
-    room = training_room(module_of(path))
-    assert room is not None
-    allowed = TRAINING_ROOMS[room] | {room}
-    for name in imports_of(path):
-        target = training_room(name)
-        if target is not None:
-            assert target in allowed, f"{path} ({room}) imports {name} ({target})"
+    assert not training_violations(module_of(path), imports_of(path))
+
+
+@pytest.mark.parametrize(
+    "path", python_files(FUNCTIONS) + python_files(ROOT / "training"), ids=_ids
+)
+def test_no_relative_imports(path):
+    """The rules read absolute imports only, so there are no others (``from ..x import y``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    relative = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level]
+    assert not relative, f"{path}: relative imports on lines {relative}"
 
 
 @pytest.mark.parametrize("path", python_files(FUNCTIONS), ids=_ids)
@@ -146,13 +179,30 @@ def test_no_function_imports_another_and_common_imports_no_app(path):
             assert parts[1] == package, f"{path} imports {name}"
 
 
-def test_the_rules_catch_a_violation(tmp_path):
-    """The checks above really read imports: a store module importing http is caught."""
+@pytest.mark.parametrize(
+    "module, source, caught",
+    [
+        ("functions.common.store.db", "from functions.common.http import errors", True),
+        ("functions.common.http.app", "from functions.common.serving import bundle", True),
+        ("functions.common.serving.bundle", "import functions.common.http.schemas", True),
+        ("functions.common.clock", "from functions.common import settings", True),
+        ("functions.common.caches", "from functions.common.settings import get_settings", True),
+        ("functions.common.store.db", "from functions.recommend import logic", True),
+        ("functions.common.http.app", "from functions.common.store import db", False),
+        ("functions.common.settings", "from functions.common import caches", False),
+        ("training.datasets.csv_log", "from training.cli import imports", True),
+        ("training.split", "from training.datasets import movielens", True),
+        ("training.local.server", "from training import pipeline", True),
+        ("training.cli.data", "from training.datasets.synthetic import world", False),
+    ],
+)
+def test_the_rules_catch_a_violation(tmp_path, module, source, caught):
+    """The checks above really catch one: the same functions, on a file with one bad import
+    (inside a function, as lazy imports are)."""
     bad = tmp_path / "bad.py"
-    bad.write_text("def f():\n    from functions.common.http import errors\n")
-    found = imports_of(bad)
-    assert "functions.common.http.errors" in found
-    assert common_room("functions.common.http.errors") not in COMMON_ROOMS["store"]
+    bad.write_text("def f():\n    " + source + "\n")
+    check = common_violations if module.startswith("functions") else training_violations
+    assert bool(check(module, imports_of(bad))) is caught
 
 
 def _names(requirements: list[str]) -> set[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from training.cli import main
 
 
@@ -109,3 +111,20 @@ def test_quality_benchmark_takes_the_importers_column_flags():
         ]
     )
     assert column_map(args) == {"user_id": "userId", "item_id": "movieId"}
+
+
+def test_seed_refuses_an_impossible_world_in_one_line(db, capsys):
+    assert main(["seed", "--users", "0", "--quiet"]) == 2
+    assert capsys.readouterr().err == "error: --users must be at least 1\n"
+    assert main(["seed", "--users", "2", "--items", "2", "--events", "100000", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "(--events, --users, --items)" in err
+    assert err.count("\n") == 1
+
+
+def test_subcommand_groups_name_what_is_missing(capsys):
+    for command, missing in [("import", "FORMAT"), ("benchmark", "BENCHMARK"), ("keys", "ACTION")]:
+        with pytest.raises(SystemExit) as exit_info:
+            main([command])
+        assert exit_info.value.code == 2
+        assert f"the following arguments are required: {missing}" in capsys.readouterr().err

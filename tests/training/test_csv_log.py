@@ -297,10 +297,10 @@ def test_messages_name_the_flags_a_user_types(db, tmp_path):
     no_delimiter = write(tmp_path / "one.csv", f"user_id item_id timestamp\nu1 i1 {T0}\n")
     latin = write(tmp_path / "latin.csv", f"user_id,item_id,timestamp\nJosé,i1,{T0}\n", "latin-1")
     for log, expected in [
-        (bad_row, "(--skip-invalid loads the valid rows and skips these)"),
+        (bad_row, "(mediarec import ... --skip-invalid loads the valid rows and skips these)"),
         (no_column, "Map the file's names with --user-col NAME, --item-col NAME, "),
-        (no_delimiter, "; pass --delimiter"),
-        (latin, "pass the file's encoding (e.g. --encoding latin-1)"),
+        (no_delimiter, "; pass --delimiter (mediarec import csv)"),
+        (latin, "pass the file's encoding (e.g. mediarec import csv --encoding latin-1)"),
     ]:
         with pytest.raises(MalformedInputError) as caught:
             import_csv(db, log)

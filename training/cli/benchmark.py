@@ -69,7 +69,10 @@ def _add_out_option(parser: argparse.ArgumentParser, benchmark: str) -> None:
 
 def register(commands: Commands) -> None:
     group = commands.group(
-        "benchmark", "measure speed and quality; prints a table, writes JSON", dest="benchmark"
+        "benchmark",
+        "measure speed and quality; prints a table, writes JSON",
+        dest="benchmark",
+        metavar="BENCHMARK",
     )
     ingest = group.add(
         "ingest",

@@ -30,18 +30,18 @@ def cmd_seed(args: argparse.Namespace) -> int:
         if row and int(row["n"]):
             print(f"{database.path} already holds {int(row['n'])} events; not seeding (--if-empty)")
             return 0
-    config = WorldConfig(
-        seed=args.seed,
-        users=args.users,
-        items=args.items,
-        events=args.events,
-        days=args.days,
-        end_ms=args.end_ms,
-    )
     started = time.perf_counter()
-    world = generate_world(config)
-    generated = time.perf_counter()
     try:
+        config = WorldConfig(
+            seed=args.seed,
+            users=args.users,
+            items=args.items,
+            events=args.events,
+            days=args.days,
+            end_ms=args.end_ms,
+        )
+        world = generate_world(config)
+        generated = time.perf_counter()
         counts = write_world(database, world, reset=args.reset, progress=not args.quiet)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

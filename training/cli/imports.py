@@ -125,6 +125,7 @@ def register(commands: Commands) -> None:
         "written; a malformed row stops the import (nothing is loaded) unless --skip-invalid. "
         "Re-importing the same data stores nothing twice.",
         dest="import_format",
+        metavar="FORMAT",
     )
     movielens = group.add(
         "movielens-100k",

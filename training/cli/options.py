@@ -84,10 +84,19 @@ class Commands:
             parser.set_defaults(func=func)
         return parser
 
-    def group(self, name: str, help: str, *, description: str | None = None, dest: str) -> Commands:
-        """A subcommand with its own subcommands (``mediarec keys create``)."""
+    def group(
+        self,
+        name: str,
+        help: str,
+        *,
+        dest: str,
+        metavar: str = "ACTION",
+        description: str | None = None,
+    ) -> Commands:
+        """A subcommand with its own subcommands (``mediarec keys create``); ``metavar`` names
+        them in its usage line and errors (``mediarec import FORMAT``)."""
         parser = self.add(name, help, description=description, parents=())
-        return Commands(parser.add_subparsers(dest=dest, required=True, metavar="ACTION"))
+        return Commands(parser.add_subparsers(dest=dest, required=True, metavar=metavar))
 
 
 def apply_database_option(args: argparse.Namespace) -> None:

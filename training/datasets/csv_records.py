@@ -25,7 +25,7 @@ def sniff_delimiter(header_line: str) -> str:
     if best[0] == 0:
         raise MalformedInputError(
             f"cannot tell the delimiter from the header {header_line[:200]!r} "
-            "(none of , ; TAB |); pass --delimiter"
+            "(none of , ; TAB |); pass --delimiter (mediarec import csv)"
         )
     return best[2]
 
@@ -57,7 +57,7 @@ def _encoding_error(path: Path, encoding: str, error: Exception) -> MalformedInp
             pass
     return MalformedInputError(
         f"{path}: line {line} is not {encoding} text ({first_clause(error)}); "
-        "pass the file's encoding (e.g. --encoding latin-1)"
+        "pass the file's encoding (e.g. mediarec import csv --encoding latin-1)"
     )
 
 

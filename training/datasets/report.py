@@ -32,7 +32,7 @@ class MalformedInputError(ValueError):
         count = len(problems)
         lines = [
             f"{source}: {count} malformed {plural(count, 'row')}; nothing was loaded "
-            "(--skip-invalid loads the valid rows and skips these)"
+            "(mediarec import ... --skip-invalid loads the valid rows and skips these)"
         ]
         lines += [f"  line {line}: {reason}" for line, reason in problems[:MAX_LISTED_PROBLEMS]]
         if count > MAX_LISTED_PROBLEMS:
