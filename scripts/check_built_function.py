@@ -154,6 +154,18 @@ def main(argv: list[str] | None = None) -> int:
         reasons = {item["reason"] for item in body["items"]}
         assert "model" in reasons, f"no item ranked by the model (reasons: {sorted(reasons)})"
         print(f"served by the trained model {args.expect_model} (reasons: {sorted(reasons)})")
+        runtime = importlib.import_module("functions.common.serving.model_runtime")
+        served = runtime.serving_models(
+            importlib.import_module("functions.common.store.db").get_database(),
+            importlib.import_module("functions.common.settings").get_settings(),
+        ).active.model
+        assert served is not None and served.encoder is not None, (
+            "the served bundle has no sequence encoder (encoder.onnx)"
+        )
+        print(
+            f"with its sequence encoder: the latest {served.history_length} items of the user, "
+            "encoded by encoder.onnx in the built function"
+        )
     print(json.dumps(body, indent=2))
     return 0
 

@@ -1,5 +1,6 @@
-"""Export a trained model as a bundle: one self-contained ONNX file, retrieval vectors and a
-manifest, after proving that ONNX Runtime gives PyTorch's scores (max abs difference <= 1e-5)."""
+"""Export a trained model as a bundle: the ranker and the history encoder as self-contained ONNX
+files, retrieval vectors and a manifest, after proving that ONNX Runtime gives PyTorch's history
+states and scores (max abs difference <= 1e-5 each)."""
 
 from __future__ import annotations
 
@@ -18,17 +19,20 @@ import torch
 
 from functions.common.clock import to_iso
 from functions.common.serving.bundle import (
+    ENCODER_FILE,
     FORMAT_VERSION,
     MANIFEST,
     MODEL_FILE,
     RETRIEVAL_FILE,
     sha256_file,
 )
-from training.data import TrainingData, last_items
+from training.data import TrainingData
 from training.network import MediaRecModel
+from training.train import user_histories, user_states
 
 OPSET = 17  # loads in every onnxruntime >= 1.15
-INPUTS = ("user_index", "item_index", "history", "user_features", "item_features")
+INPUTS = ("user_index", "item_index", "history_state", "user_features", "item_features")
+ENCODER_INPUTS = ("history",)
 PARITY_PAIRS = 10_000
 PARITY_TOLERANCE = 1e-5
 
@@ -37,39 +41,90 @@ class ExportError(RuntimeError):
     """The exported model does not reproduce the trained one; nothing was written."""
 
 
-def _example_inputs(model: MediaRecModel, data: TrainingData) -> tuple[torch.Tensor, ...]:
-    history = last_items(data.split, model.config.history)[:1].repeat(2, 0)
-    return (
-        torch.tensor([0, 0]),
-        torch.tensor([0, 0]),
-        torch.from_numpy(history),
-        torch.from_numpy(data.user_features[:1].repeat(2, 0)),
-        torch.from_numpy(data.item_features[:1].repeat(2, 0)),
-    )
+class _Ranker(torch.nn.Module):
+    """The exported ranker: the model's logit with the history state as an input."""
+
+    def __init__(self, model: MediaRecModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.model.score_state(*inputs)
 
 
-def onnx_bytes(model: MediaRecModel, data: TrainingData) -> bytes:
-    """The model as one ONNX file (weights embedded, batch dimension dynamic)."""
-    model.eval()
+class _Encoder(torch.nn.Module):
+    """The exported encoder: a user's latest items (1..batch rows) to their history state."""
+
+    def __init__(self, model: MediaRecModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, history: torch.Tensor) -> torch.Tensor:
+        return self.model.history_vector(history)
+
+
+def _to_onnx(
+    module: torch.nn.Module,
+    example: tuple[torch.Tensor, ...],
+    inputs: tuple[str, ...],
+    output: str,
+) -> bytes:
+    """One self-contained ONNX file (weights embedded, batch dimension dynamic), checked."""
+    module.eval()
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # The TorchScript exporter: the torch.export one needs onnxscript, a dependency we avoid.
         warnings.simplefilter("ignore", DeprecationWarning)
-        # padding_idx is a constant of the model, which is what the tracer warns about.
+        # padding_idx and the sequence length are constants of the model, which is what the
+        # tracer warns about.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         torch.onnx.export(
-            model,
-            _example_inputs(model, data),
+            module,
+            example,
             buffer,  # type: ignore[arg-type]
-            input_names=list(INPUTS),
-            output_names=["logit"],
+            input_names=list(inputs),
+            output_names=[output],
             opset_version=OPSET,
             dynamo=False,
-            dynamic_axes={n: {0: "batch"} for n in (*INPUTS, "logit")},
+            dynamic_axes={n: {0: "batch"} for n in (*inputs, output)},
         )
     proto = onnx.load_from_string(buffer.getvalue())
     onnx.checker.check_model(proto, full_check=True)
     return buffer.getvalue()
+
+
+def onnx_bytes(model: MediaRecModel, data: TrainingData) -> bytes:
+    """The ranker as one ONNX file."""
+    states = user_states(model, data)[:1].repeat(2, 1)
+    example = (
+        torch.tensor([0, 0]),
+        torch.tensor([0, 0]),
+        states,
+        torch.from_numpy(data.user_features[:1].repeat(2, 0)),
+        torch.from_numpy(data.item_features[:1].repeat(2, 0)),
+    )
+    return _to_onnx(_Ranker(model), example, INPUTS, "logit")
+
+
+def encoder_bytes(model: MediaRecModel, data: TrainingData) -> bytes:
+    """The history encoder as one ONNX file."""
+    history = torch.from_numpy(user_histories(data, model.config.history)[:1].repeat(2, 0))
+    return _to_onnx(_Encoder(model), (history,), ENCODER_INPUTS, "history_state")
+
+
+def _session(onnx_model: bytes) -> Any:
+    return ort.InferenceSession(onnx_model, providers=["CPUExecutionProvider"])
+
+
+def encoder_parity(model: MediaRecModel, data: TrainingData, encoder: bytes) -> float:
+    """Max |ONNX Runtime - PyTorch| of the history states of every user (up to 2,000), with a
+    tenth of them given no history at all."""
+    history = user_histories(data, model.config.history)[:2000].copy()
+    history[: max(1, len(history) // 10)] = model.config.padding_item
+    served = _session(encoder).run(["history_state"], {"history": history})[0]
+    with torch.no_grad():
+        trained = model.history_vector(torch.from_numpy(history)).numpy()
+    return float(np.max(np.abs(served.astype(np.float64) - trained.astype(np.float64))))
 
 
 def parity_check(
@@ -79,25 +134,26 @@ def parity_check(
     pairs: int = PARITY_PAIRS,
     seed: int = 0,
 ) -> float:
-    """Max |ONNX Runtime - PyTorch| over random (user, item) pairs with their real features and
-    histories (short, full and empty ones alike)."""
+    """Max |ONNX Runtime - PyTorch| of the ranker over random (user, item) pairs with their real
+    features and history states (a tenth of them the state of an empty history)."""
     rng = np.random.default_rng(seed)
     users = rng.integers(0, data.split.n_users, size=pairs)
     items = rng.integers(0, data.split.n_items, size=pairs)
-    history = last_items(data.split, model.config.history)[users]
-    history[: pairs // 10] = model.config.padding_item  # some users with no history at all
+    states = user_states(model, data).numpy()[users]
+    with torch.no_grad():
+        empty = torch.full((1, model.config.history), model.config.padding_item)
+        states[: pairs // 10] = model.history_vector(empty).numpy()
     feeds = {
         "user_index": users.astype(np.int64),
         "item_index": items.astype(np.int64),
-        "history": history.astype(np.int64),
+        "history_state": states.astype(np.float32),
         "user_features": data.user_features[users],
         "item_features": data.item_features[items],
     }
-    session = ort.InferenceSession(onnx_model, providers=["CPUExecutionProvider"])
-    served = session.run(["logit"], feeds)[0]
+    served = _session(onnx_model).run(["logit"], feeds)[0]
     with torch.no_grad():
         tensors = (torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in INPUTS)
-        trained = model(*tensors).numpy()
+        trained = model.score_state(*tensors).numpy()
     return float(np.max(np.abs(served.astype(np.float64) - trained.astype(np.float64))))
 
 
@@ -120,6 +176,13 @@ def export_bundle(
             f"ONNX Runtime differs from PyTorch by {difference:.3g} on "
             f"{PARITY_PAIRS} pairs (tolerance {tolerance:g}); bundle not written"
         )
+    encoder = encoder_bytes(model, data) if model.config.use_history else None
+    encoder_difference = encoder_parity(model, data, encoder) if encoder else 0.0
+    if not encoder_difference <= tolerance:
+        raise ExportError(
+            f"the ONNX history encoder differs from PyTorch by {encoder_difference:.3g} "
+            f"(tolerance {tolerance:g}); bundle not written"
+        )
     if out.exists():
         if not replace:
             raise FileExistsError(f"{out} exists; pass --replace to overwrite it")
@@ -128,6 +191,8 @@ def export_bundle(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     (staging / MODEL_FILE).write_bytes(model_bytes)
+    if encoder is not None:
+        (staging / ENCODER_FILE).write_bytes(encoder)
     arrays = {name: tensor.numpy() for name, tensor in model.retrieval_arrays().items()}
     if arrays:
         np.savez(staging / RETRIEVAL_FILE, **arrays)  # type: ignore[arg-type]
@@ -144,8 +209,19 @@ def export_bundle(
             "inputs": list(INPUTS),
             "outputs": ["logit"],
             "output_is": "logit",
+            "encoder": {
+                "file": ENCODER_FILE if encoder is not None else None,
+                "inputs": list(ENCODER_INPUTS),
+                "outputs": ["history_state"],
+                "history_length": model.config.history,
+            },
         },
-        "parity": {"pairs": PARITY_PAIRS, "max_abs_diff": difference, "tolerance": tolerance},
+        "parity": {
+            "pairs": PARITY_PAIRS,
+            "max_abs_diff": difference,
+            "encoder_max_abs_diff": encoder_difference,
+            "tolerance": tolerance,
+        },
         "training_window": {
             "from": to_iso(window[0]),
             "to": to_iso(window[1]),

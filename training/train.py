@@ -1,5 +1,7 @@
-"""The training loop: BCE-with-logits on positives and sampled negatives, AdamW, early stopping on
-validation HR@10, checkpoints, a progress bar, and a per-epoch history (JSON + PNG)."""
+"""The training loop over next-item windows (training/sequences.py): cross-entropy of the
+retrieval part over the whole catalog at every step, BCE of the full model on each target and
+sampled negatives, AdamW, early stopping on validation HR@10, checkpoints, a progress bar, and a
+per-epoch history (JSON + PNG)."""
 
 from __future__ import annotations
 
@@ -15,8 +17,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from training.data import TrainingData, causal_history, last_items
+from training.data import TrainingData
 from training.network import Architecture, MediaRecModel, ModelConfig
+from training.sequences import NO_TARGET, Windows, last_inputs, user_sequences, windows
 
 Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -27,12 +30,12 @@ class TrainConfig(Architecture):
 
     seed: int = 42
     epochs: int = 30
-    batch_size: int = 1024
-    lr: float = 2e-3
+    batch_size: int = 6400  # next-item targets per step
+    lr: float = 3e-3
     weight_decay: float = 1e-4
     negatives: int = 4
     negative_sampling: Literal["uniform", "popularity"] = "uniform"
-    patience: int = 3
+    patience: int = 4
     threads: int = 2
 
 
@@ -59,12 +62,15 @@ def build_model(data: TrainingData, config: TrainConfig) -> MediaRecModel:
     )
 
 
-def make_scorer(model: MediaRecModel, data: TrainingData, chunk: int = 262_144) -> Scorer:
-    """Scores for (user, item) index pairs with the training features and each user's last
-    training items as history, in eval mode."""
+def make_scorer(
+    model: MediaRecModel, data: TrainingData, chunk: int = 262_144, through: str = "train"
+) -> Scorer:
+    """Scores for (user, item) index pairs with the training features, in eval mode. Each
+    user's history is their training items (``through="train"``: what validation is predicted
+    from) or those and the validation item (``through="valid"``: what the test item follows)."""
     user_features = torch.from_numpy(data.user_features)
     item_features = torch.from_numpy(data.item_features)
-    history = torch.from_numpy(last_items(data.split, model.config.history))
+    states = user_states(model, data, through)
 
     def score(users: np.ndarray, items: np.ndarray) -> np.ndarray:
         model.eval()
@@ -73,12 +79,48 @@ def make_scorer(model: MediaRecModel, data: TrainingData, chunk: int = 262_144) 
             for start in range(0, len(users), chunk):
                 u = torch.from_numpy(np.ascontiguousarray(users[start : start + chunk], np.int64))
                 i = torch.from_numpy(np.ascontiguousarray(items[start : start + chunk], np.int64))
-                out[start : start + len(u)] = model(
-                    u, i, history[u], user_features[u], item_features[i]
+                out[start : start + len(u)] = model.score_state(
+                    u, i, states[u], user_features[u], item_features[i]
                 ).numpy()
         return out
 
     return score
+
+
+def make_session_scorer(model: MediaRecModel, data: TrainingData, through: str = "train") -> Scorer:
+    """What a user the model never saw is served (``rank_by_session``): the retrieval score
+    from their history state alone, item bias + state·history target, no user embedding and no
+    ranker. Evaluated on known users' sequences, it measures the cold start of the encoder."""
+    states = user_states(model, data, through).numpy()
+    arrays = {name: tensor.numpy() for name, tensor in model.retrieval_arrays().items()}
+    bias = arrays.get("item_bias", np.zeros(data.split.n_items, dtype=np.float32))
+    targets = arrays.get("history_targets")
+
+    def score(users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        out = bias[items].astype(np.float32)
+        if targets is not None:
+            out = out + np.einsum("nd,nd->n", states[users], targets[items])
+        return out
+
+    return score
+
+
+def user_histories(data: TrainingData, length: int, through: str = "train") -> np.ndarray:
+    """Per user: the encoder's input, their last ``length`` items (see :func:`make_scorer`)."""
+    return last_inputs(user_sequences(data.split, through), length, data.split.n_items)
+
+
+def user_states(
+    model: MediaRecModel, data: TrainingData, through: str = "train", chunk: int = 1024
+) -> torch.Tensor:
+    """Every user's history state (eval mode): (n_users, dot_dim)."""
+    model.eval()
+    history = torch.from_numpy(user_histories(data, model.config.history, through))
+    with torch.no_grad():
+        return torch.cat(
+            [model.history_vector(history[s : s + chunk]) for s in range(0, len(history), chunk)]
+            or [torch.zeros(0, model.config.dot_dim)]
+        )
 
 
 class NegativeSampler:
@@ -112,54 +154,71 @@ class NegativeSampler:
         return items
 
 
-@dataclass
-class Histories:
-    """The recent-items inputs: causal per training pair, and each user's latest."""
-
-    per_pair: np.ndarray
-    per_user: np.ndarray
-
-    @classmethod
-    def of(cls, data: TrainingData, length: int) -> Histories:
-        return cls(causal_history(data.split, length), last_items(data.split, length))
+def window_batch_size(config: TrainConfig, n_items: int) -> int:
+    """Windows per step: ``batch_size`` targets, at most ~8M catalog logits held at once."""
+    by_targets = max(1, config.batch_size // max(config.history, 1))
+    by_memory = max(1, 8_000_000 // max(config.history * n_items, 1))
+    return max(1, min(by_targets, by_memory))
 
 
-def epoch_samples(
-    data: TrainingData,
+def window_loss(
+    model: MediaRecModel,
+    batch: Windows,
     sampler: NegativeSampler,
     negatives: int,
-    rng: np.random.Generator,
-    histories: Histories,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One epoch's (users, items, histories, labels): every training positive with the items
-    its user had before it, ``negatives`` sampled negatives each (same history), and the
-    impressions that drew no engagement (with the user's latest history) as further negatives."""
-    pos_users, pos_items = data.split.pairs("train")
-    neg_users = np.repeat(pos_users, negatives)
-    neg_items = sampler.sample(neg_users)
-    shown_users, shown_items = data.impression_negatives
-    users = np.concatenate([pos_users, neg_users, shown_users])
-    items = np.concatenate([pos_items, neg_items, shown_items])
-    history = np.concatenate(
-        [
-            histories.per_pair,
-            np.repeat(histories.per_pair, negatives, 0),
-            histories.per_user[shown_users],
-        ]
+    user_features: torch.Tensor,
+    item_features: torch.Tensor,
+) -> torch.Tensor:
+    """Cross-entropy of the retrieval logits over the whole catalog at every target of the
+    windows, plus BCE of the full logit (retrieval + MLP) on each target and ``negatives``
+    sampled items with the same state."""
+    inputs = torch.from_numpy(batch.inputs)
+    targets = torch.from_numpy(batch.targets)
+    present = targets != NO_TARGET
+    states = model.history_states(inputs)[present] if model.config.use_history else None
+    users = torch.from_numpy(batch.users).unsqueeze(1).expand_as(targets)[present]
+    items = targets[present]
+    if states is None:
+        states = torch.zeros(len(items), model.config.dot_dim)
+    loss = nn.functional.cross_entropy(model.retrieval_logits(users, states), items)
+    negative_items = torch.from_numpy(sampler.sample(np.repeat(users.numpy(), negatives)))
+    rows_users = torch.cat([users, users.repeat_interleave(negatives)])
+    rows_items = torch.cat([items, negative_items])
+    rows_states = torch.cat([states, states.repeat_interleave(negatives, dim=0)])
+    labels = torch.cat([torch.ones(len(items)), torch.zeros(len(negative_items))])
+    logits = model.score_state(
+        rows_users, rows_items, rows_states, user_features[rows_users], item_features[rows_items]
     )
-    labels = np.concatenate([np.ones(len(pos_users)), np.zeros(len(neg_users) + len(shown_users))])
-    order = rng.permutation(len(users))
-    return users[order], items[order], history[order], labels[order].astype(np.float32)
+    return loss + nn.functional.binary_cross_entropy_with_logits(logits, labels)
+
+
+def impression_loss(
+    model: MediaRecModel,
+    data: TrainingData,
+    histories: torch.Tensor,
+    user_features: torch.Tensor,
+    item_features: torch.Tensor,
+) -> torch.Tensor | None:
+    """BCE on the impressions that drew no engagement, as negatives with the user's latest
+    history; None when there are none."""
+    users_np, items_np = data.impression_negatives
+    if not len(users_np):
+        return None
+    users, items = torch.from_numpy(users_np), torch.from_numpy(items_np)
+    logits = model(users, items, histories[users], user_features[users], item_features[items])
+    return nn.functional.binary_cross_entropy_with_logits(logits, torch.zeros(len(items)))
 
 
 def train_model(
     data: TrainingData,
     config: TrainConfig,
-    validate: Callable[[Scorer], dict[str, float]],
+    validate: Callable[[Scorer], dict[str, float]] | None,
     checkpoint_dir: Path | None = None,
     progress: bool = True,
 ) -> TrainResult:
-    """Train with early stopping on ``validate(scorer)["hr@10"]``; keeps the best epoch."""
+    """Train with early stopping on ``validate(scorer)["hr@10"]``, keeping the best epoch; with
+    ``validate=None``, exactly ``config.epochs`` epochs, keeping the last (production training
+    on every interaction, for the epoch count a validated run chose)."""
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     rng = np.random.default_rng(config.seed)
@@ -167,9 +226,10 @@ def train_model(
     optimiser = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
-    loss_fn = nn.BCEWithLogitsLoss()
     sampler = NegativeSampler(data, config.negative_sampling, rng)
-    histories = Histories.of(data, config.history)
+    all_windows = windows(data.split, config.history)
+    step = window_batch_size(config, data.split.n_items)
+    latest = torch.from_numpy(user_histories(data, config.history))
     user_features = torch.from_numpy(data.user_features)
     item_features = torch.from_numpy(data.item_features)
     result = TrainResult(model=model, model_config=model.config)
@@ -187,32 +247,40 @@ def train_model(
     )
     for epoch in range(1, config.epochs + 1):
         epoch_start = time.perf_counter()
-        users, items, history, labels = epoch_samples(
-            data, sampler, config.negatives, rng, histories
-        )
         model.train()
         total, batches = 0.0, 0
-        for start in range(0, len(users), config.batch_size):
-            u = torch.from_numpy(users[start : start + config.batch_size])
-            i = torch.from_numpy(items[start : start + config.batch_size])
-            y = torch.from_numpy(labels[start : start + config.batch_size])
-            h = torch.from_numpy(history[start : start + config.batch_size])
+        order = rng.permutation(len(all_windows))
+        for start in range(0, len(order), step):
+            chosen = order[start : start + step]
+            batch = Windows(
+                all_windows.users[chosen], all_windows.inputs[chosen], all_windows.targets[chosen]
+            )
             optimiser.zero_grad()
-            loss = loss_fn(model(u, i, h, user_features[u], item_features[i]), y)
+            loss = window_loss(
+                model, batch, sampler, config.negatives, user_features, item_features
+            )
             loss.backward()
             optimiser.step()
             total += float(loss.item())
             batches += 1
-        metrics = validate(make_scorer(model, data))
-        record = {
-            "epoch": epoch,
-            "train_loss": total / max(batches, 1),
-            **{f"valid_{k}": v for k, v in metrics.items()},
-            "seconds": time.perf_counter() - epoch_start,
-        }
+        shown = impression_loss(model, data, latest, user_features, item_features)
+        if shown is not None:
+            optimiser.zero_grad()
+            shown.backward()
+            optimiser.step()
+        record: dict[str, float] = {"epoch": epoch, "train_loss": total / max(batches, 1)}
+        metrics = validate(make_scorer(model, data)) if validate is not None else {}
+        record.update({f"valid_{k}": v for k, v in metrics.items()})
+        record["seconds"] = time.perf_counter() - epoch_start
         result.history.append(record)
-        bar.set_postfix(loss=f"{record['train_loss']:.4f}", hr10=f"{metrics['hr@10']:.4f}")
+        bar.set_postfix(
+            loss=f"{record['train_loss']:.4f}",
+            **({"hr10": f"{metrics['hr@10']:.4f}"} if metrics else {}),
+        )
         bar.update(1)
+        if validate is None:
+            result.best_epoch = epoch
+            continue
         if metrics["hr@10"] > best + 1e-9:
             best, stale, result.best_epoch = metrics["hr@10"], 0, epoch
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -226,6 +294,8 @@ def train_model(
     bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)
+    elif validate is None and checkpoint_dir is not None:
+        save_checkpoint(checkpoint_dir / "best.pt", model, config, result.best_epoch)
     model.eval()
     result.seconds = time.perf_counter() - started
     return result
@@ -257,11 +327,14 @@ def save_history(history: list[dict[str, float]], folder: Path) -> tuple[Path, P
     epochs = [h["epoch"] for h in history]
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     left.plot(epochs, [h["train_loss"] for h in history], marker="o")
-    left.set(title="training loss (BCE)", xlabel="epoch")
-    for key in sorted(k for k in history[0] if k.startswith("valid_")) if history else []:
+    left.set(title="training loss (catalog cross-entropy + BCE)", xlabel="epoch")
+    validated = sorted(k for k in history[0] if k.startswith("valid_")) if history else []
+    for key in validated:
         right.plot(epochs, [h[key] for h in history], marker="o", label=key.removeprefix("valid_"))
-    right.set(title="validation", xlabel="epoch")
-    right.legend()
+    right.set(title="validation" if validated else "no validation (trained on everything)")
+    right.set(xlabel="epoch")
+    if validated:
+        right.legend()
     figure.tight_layout()
     figure.savefig(png_path, dpi=100)
     plt.close(figure)

@@ -1,10 +1,12 @@
 """Two-stage ranking with the trained model: dot-product retrieval, then the ONNX ranker.
 
-Stage 1 scores every item the model knows with the exported retrieval vectors (one matrix-vector
-product) and keeps the best ``retrieval_candidates`` the user has not seen, plus the platform's
-popular items. Stage 2 reads those candidates' rows of the item-features snapshot (dropping
-hidden items and those outside the kind/category filters), scores them with the ONNX model
-together with the user's features and history, and sorts them.
+The user's latest items (read per request, so the last event counts) go through the ONNX
+history encoder once. Stage 1 scores every item the model knows with that history state and the
+exported retrieval vectors (one matrix-vector product) and keeps the best
+``retrieval_candidates`` the user has not seen, plus the platform's popular items. Stage 2 reads
+those candidates' rows of the item-features snapshot (dropping hidden items and those outside
+the kind/category filters), scores them with the ONNX ranker together with the user's features
+and history state, and sorts them.
 """
 
 from __future__ import annotations
@@ -19,19 +21,17 @@ from functions.common.store.db import Database
 from functions.common.store.snapshots import Snapshot
 
 
-def retrieval_scores(model: ServingModel, user: int | None, history: np.ndarray) -> np.ndarray:
+def retrieval_scores(model: ServingModel, user: int | None, state: np.ndarray) -> np.ndarray:
     """The dot-product part's score of every item the model knows: item bias + user·item
-    vectors (for a known ``user``) + mean(history vectors)·history targets."""
+    vectors (for a known ``user``) + history state·history targets."""
     arrays = model.retrieval
     if "item_bias" not in arrays:
         return np.zeros(len(model.item_ids), dtype=np.float32)
     scores = arrays["item_bias"].copy()
     if user is not None and "user_vectors" in arrays:
         scores += arrays["item_vectors"] @ arrays["user_vectors"][user]
-    if "history_vectors" in arrays:
-        present = history[history != model.padding_item]
-        if len(present):
-            scores += arrays["history_targets"] @ arrays["history_vectors"][present].mean(axis=0)
+    if model.has_history:
+        scores += arrays["history_targets"] @ state
     return scores
 
 
@@ -74,7 +74,8 @@ def rank_with_model(
     """(item_id, score, kind) of the best ``limit`` candidates, best first."""
     user = model.user_index[user_id]
     history = user_history(db, model, user_id, now_ms)
-    scores = retrieval_scores(model, user, history[0])
+    state = model.history_state(history)
+    scores = retrieval_scores(model, user, state[0])
     pool = unseen(
         model, top_items(scores, retrieval_candidates + len(excluded)).tolist(), excluded,
         retrieval_candidates,
@@ -90,6 +91,7 @@ def rank_with_model(
         np.full(count, user, dtype=np.int64),
         candidates.indices,
         np.repeat(history, count, axis=0),
+        np.repeat(state, count, axis=0),
         np.repeat(user_row, count, axis=0),
         candidates.matrix,
     )
@@ -114,12 +116,12 @@ def rank_by_session(
 ) -> list[tuple[str, float, str]]:
     """For a user the model was not trained on: items that follow what they engaged with
     (the history part of the retrieval scores); empty when they have no usable history."""
-    if "history_vectors" not in model.retrieval:
+    if not model.has_history:
         return []
     history = user_history(db, model, user_id, now_ms)
     if not (history[0] != model.padding_item).any():
         return []
-    scores = retrieval_scores(model, None, history[0])
+    scores = retrieval_scores(model, None, model.history_state(history)[0])
     pool = unseen(model, top_items(scores, limit * 4 + len(excluded)).tolist(), excluded, limit * 4)
     candidates = candidate_items(db, model, features, pool, kind=kind, category=category)
     return [

@@ -340,3 +340,33 @@ def test_hot_swap_under_concurrent_requests(world, monkeypatch, served_world):
         thread.join()
     assert not errors
     assert set(versions) <= {"m-test", "m-b"} and versions[-1] == "m-b"
+
+
+def test_a_feed_follows_an_event_posted_a_moment_ago(world):
+    """The encoder reads the user's latest events per request: one click through the ingest
+    function, a second before the next request, changes what the model serves."""
+    from functions.ingest.app import handler as ingest
+
+    status, before = get("u00003", k=10)
+    assert status == 200
+    ranked = [(i["item_id"], i["score"]) for i in before["items"] if i["reason"] == "model"]
+    shown = {i["item_id"] for i in before["items"]}
+    path, _ = world
+    seen = {r[0] for r in Database(path).conn.execute("SELECT item_id FROM events")}
+    clicked = next(f"i{n:05d}" for n in range(1, 300) if f"i{n:05d}" not in shown | {"i00000"})
+    assert clicked in seen  # an item the model knows
+    event = {
+        "event_id": "just-now",
+        "user_id": "u00003",
+        "item_id": clicked,
+        "event_type": "click",
+        "platform": "web",
+        "ts": (FIXED_NOW_MS - 1_000) / 1000,
+    }
+    status, body = invoke(ingest, http_event("POST", "/events", body=event))
+    assert status in (200, 201, 207), body
+    status, after = get("u00003", k=10)
+    assert status == 200
+    reranked = [(i["item_id"], i["score"]) for i in after["items"] if i["reason"] == "model"]
+    assert reranked and reranked != ranked
+    assert clicked not in {i["item_id"] for i in after["items"]}

@@ -136,14 +136,18 @@ def test_export_parity_and_checksums(prepared, trained, tmp_path):
     assert manifest.data["onnx"]["opset"] == 17 and len(manifest.item_ids) == prepared.split.n_items
     import onnxruntime as ort
 
+    assert manifest.data["parity"]["encoder_max_abs_diff"] <= 1e-5
     session = ort.InferenceSession(str(bundle / "model.onnx"))
+    encoder = ort.InferenceSession(str(bundle / "encoder.onnx"))
     users, items = prepared.split.pairs("test")
+    history = last_items(prepared.split, trained.model.config.history)[users]
+    states = encoder.run(["history_state"], {"history": history})[0]
     served = session.run(
         ["logit"],
         {
             "user_index": users,
             "item_index": items,
-            "history": last_items(prepared.split, trained.model.config.history)[users],
+            "history_state": states,
             "user_features": prepared.data.user_features[users],
             "item_features": prepared.data.item_features[items],
         },
@@ -237,7 +241,8 @@ def test_publish_to_s3_under_moto(prepared, trained, tmp_path, db, monkeypatch):
         )
         keys = {o["Key"] for o in s3.list_objects_v2(Bucket="models-bucket")["Contents"]}
         assert keys == {
-            f"mediarec/v-s3/{n}" for n in ("model.onnx", "retrieval.npz", "manifest.json")
+            f"mediarec/v-s3/{n}"
+            for n in ("model.onnx", "encoder.onnx", "retrieval.npz", "manifest.json")
         }
         from functions.common.serving.model_runtime import local_bundle
 

@@ -47,21 +47,31 @@ def _use_torch(checkpoint: str) -> None:
     from training.network import MediaRecModel, ModelConfig
 
     class TorchSession:
+        """The ranker (``history_state`` given) or the encoder (``history`` alone)."""
+
         def __init__(self, model: MediaRecModel) -> None:
             self.model = model
 
         def run(self, _outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-            names = ("user_index", "item_index", "history", "user_features", "item_features")
+            tensors = {name: torch.from_numpy(value) for name, value in feeds.items()}
             with torch.no_grad():
-                return [self.model(*(torch.from_numpy(feeds[n]) for n in names)).numpy()]
+                if "user_index" not in tensors:
+                    return [self.model.history_vector(tensors["history"]).numpy()]
+                names = (
+                    "user_index",
+                    "item_index",
+                    "history_state",
+                    "user_features",
+                    "item_features",
+                )
+                return [self.model.score_state(*(tensors[n] for n in names)).numpy()]
 
     def load(folder: Any, expected_checksum: str | None = None, threads: int = 2) -> Any:
         manifest = verify_bundle(folder)
         saved = torch.load(checkpoint, weights_only=True)
-        config = dict(saved["model_config"])
-        config["hidden"] = tuple(config["hidden"])
         torch.set_num_threads(threads)
-        model = MediaRecModel(ModelConfig(**config), saved["item_kinds"], saved["item_categories"])
+        config = ModelConfig.from_dict(saved["model_config"])
+        model = MediaRecModel(config, saved["item_kinds"], saved["item_categories"])
         model.load_state_dict(saved["state_dict"])
         model.eval()
         served = model_runtime.ServingModel(
@@ -73,6 +83,7 @@ def _use_torch(checkpoint: str) -> None:
             item_index={i: n for n, i in enumerate(manifest.item_ids)},
             item_ids=manifest.item_ids,
             history_length=model.config.history,
+            encoder=TorchSession(model) if model.config.use_history else None,
         )
         with np.load(folder / "retrieval.npz") as arrays:
             served.retrieval = {k: arrays[k].astype(np.float32) for k in arrays.files}

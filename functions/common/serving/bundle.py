@@ -1,4 +1,10 @@
-"""Model bundles: a folder with ``model.onnx``, ``retrieval.npz`` and ``manifest.json``.
+"""Model bundles: a folder with ``model.onnx``, ``encoder.onnx``, ``retrieval.npz`` and
+``manifest.json``.
+
+Format 2: ``encoder.onnx`` turns the user's latest items into their history state, which the
+ranker ``model.onnx`` takes with each candidate. Format 1 (bundles made before the sequence
+encoder) has no encoder: its ranker takes the items themselves and serving computes the mean
+history vector for retrieval. Both are read.
 
 The manifest names the model version, the id-to-index maps, the feature specification and
 normalisation, the training window, when the training data was read, the offline metrics and the
@@ -21,7 +27,9 @@ from functions.common.clock import parse_timestamp
 MANIFEST = "manifest.json"
 MODEL_FILE = "model.onnx"
 RETRIEVAL_FILE = "retrieval.npz"
-FORMAT_VERSION = 1
+ENCODER_FILE = "encoder.onnx"
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 
 
 class BundleError(ValueError):
@@ -81,7 +89,7 @@ def read_manifest(folder: Path) -> Manifest:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as error:
         raise BundleError(f"{path} is not readable JSON: {error}") from None
-    if data.get("format_version") != FORMAT_VERSION:
+    if data.get("format_version") not in READABLE_FORMATS:
         raise BundleError(f"{path}: unsupported bundle format {data.get('format_version')!r}")
     for key in ("model_version", "files", "user_ids", "item_ids", "features"):
         if key not in data:

@@ -25,6 +25,7 @@ import numpy as np
 
 from functions.common import caches
 from functions.common.serving.bundle import (
+    ENCODER_FILE,
     MODEL_FILE,
     RETRIEVAL_FILE,
     BundleError,
@@ -52,27 +53,56 @@ class ServingModel:
     retrieval: dict[str, np.ndarray] = field(default_factory=dict)
     # when its training data was read (see data_read_ms): users deleted since are unknown to it
     data_read_ms: int = 0
+    encoder: Any = None  # onnxruntime.InferenceSession of encoder.onnx (format 2), or None
 
     @property
     def padding_item(self) -> int:
         return len(self.item_ids)
+
+    @property
+    def has_history(self) -> bool:
+        """Whether the model reads the user's latest items (all but the no-history ablation)."""
+        return "history_targets" in self.retrieval
+
+    def history_state(self, history: np.ndarray) -> np.ndarray:
+        """The history state of each row of ``history`` (item indices, padded in front): the
+        encoder's output, or for a format-1 bundle the mean history vector (zeros if empty)."""
+        history = np.ascontiguousarray(history, dtype=np.int64)
+        if self.encoder is not None:
+            state: np.ndarray = self.encoder.run(["history_state"], {"history": history})[0]
+            return state
+        targets = self.retrieval.get("history_targets")
+        width = targets.shape[1] if targets is not None else 0
+        states = np.zeros((len(history), width), dtype=np.float32)
+        vectors = self.retrieval.get("history_vectors")
+        if vectors is not None:
+            for row, items in enumerate(history):
+                present = items[items != self.padding_item]
+                if len(present):
+                    states[row] = vectors[present].mean(axis=0)
+        return states
 
     def score(
         self,
         users: np.ndarray,
         items: np.ndarray,
         history: np.ndarray,
+        history_state: np.ndarray,
         user_features: np.ndarray,
         item_features: np.ndarray,
     ) -> np.ndarray:
-        """Logits for (user index, item index) pairs with their history and feature rows."""
+        """Logits for (user index, item index) pairs with their history (the items, which a
+        format-1 ranker reads), history state (which a format-2 ranker reads) and feature rows."""
         feeds = {
             "user_index": users.astype(np.int64),
             "item_index": items.astype(np.int64),
-            "history": history.astype(np.int64),
             "user_features": np.ascontiguousarray(user_features, dtype=np.float32),
             "item_features": np.ascontiguousarray(item_features, dtype=np.float32),
         }
+        if self.encoder is not None:
+            feeds["history_state"] = np.ascontiguousarray(history_state, dtype=np.float32)
+        else:
+            feeds["history"] = history.astype(np.int64)
         result: np.ndarray = self.session.run(["logit"], feeds)[0]
         return result
 
@@ -191,6 +221,11 @@ def _load_files(folder: Path, manifest: Manifest, threads: int) -> ServingModel:
     session = ort.InferenceSession(
         str(folder / MODEL_FILE), sess_options=options, providers=["CPUExecutionProvider"]
     )
+    encoder = None
+    if ENCODER_FILE in manifest.data["files"]:
+        encoder = ort.InferenceSession(
+            str(folder / ENCODER_FILE), sess_options=options, providers=["CPUExecutionProvider"]
+        )
     item_ids = manifest.item_ids
     model = ServingModel(
         version=manifest.version,
@@ -201,6 +236,7 @@ def _load_files(folder: Path, manifest: Manifest, threads: int) -> ServingModel:
         item_index={i: n for n, i in enumerate(item_ids)},
         item_ids=item_ids,
         history_length=int(manifest.data.get("model_config", {}).get("history", 0)),
+        encoder=encoder,
     )
     if (folder / RETRIEVAL_FILE).is_file():
         with np.load(folder / RETRIEVAL_FILE) as arrays:
