@@ -2,7 +2,9 @@
 
 Features are computed by sql/serving/features.sql over the *training* split's events only (the pairs
 of the split's train part, every event type, up to the end of the training window), so nothing
-from a validation or test interaction leaks into what the model sees.
+from a validation or test interaction leaks into what the model sees. A split with no holdout
+(``split.no_holdout``: the production model, trained on every interaction) has nothing to leak
+into, so its features are as of when the interactions were read, as serving would see them.
 """
 
 from __future__ import annotations
@@ -114,12 +116,23 @@ def _fill_training_source(conn: sqlite3.Connection, split: Split, as_of_ms: int)
     execute(conn, "training/data", "fill_training_source", {"as_of_ms": as_of_ms})
 
 
+def features_as_of(split: Split) -> int:
+    """When the training features are computed: the end of the training window, so that nothing
+    at or after a held-out interaction leaks in; with no holdout (kind "none"), when the
+    interactions were read (the latest interaction if later, or when not read from a database)."""
+    window_end = split.train_window_ms()[1]
+    if split.kind == "none" and split.data.read_ms is not None:
+        return max(split.data.read_ms, window_end)
+    return window_end
+
+
 def build_training_data(
     database: Database, split: Split, settings: Settings, spec: F.FeatureSpec | None = None
 ) -> TrainingData:
-    """Features of every user and item of ``split``, normalised on the training users/items."""
+    """Features of every user and item of ``split`` (as of :func:`features_as_of`), normalised on
+    the training users/items. Validation and test may be empty (``split.no_holdout``)."""
     spec = spec or F.FeatureSpec()
-    as_of_ms = split.train_window_ms()[1]
+    as_of_ms = features_as_of(split)
     reader = Database(database.path, read_only=True, busy_timeout_ms=settings.busy_timeout_ms)
     try:
         conn = reader.conn

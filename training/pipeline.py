@@ -2,10 +2,16 @@
 
 Each step is a function the CLI and the quality benchmark share, so `mediarec train` and
 `mediarec benchmark quality` train and measure the same way.
+
+Production training (`mediarec train --split none`): the validated run as always (leave-last-out,
+early stopping, test metrics), then :func:`prepare_production` and :func:`train_production`
+train the served model on every interaction of the same read, for the validated run's best
+epoch count, without early stopping (there is nothing held out to stop on).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -20,8 +26,16 @@ from functions.common.settings import Settings
 from functions.common.store.db import Database
 from training import evaluation
 from training.data import TrainingData, build_training_data, load_interactions
-from training.split import Split, leave_last_out, time_cut
-from training.train import Scorer, TrainConfig, TrainResult, make_scorer, save_history, train_model
+from training.split import Interactions, Split, leave_last_out, no_holdout, time_cut
+from training.train import (
+    Scorer,
+    TrainConfig,
+    TrainResult,
+    make_scorer,
+    make_session_scorer,
+    save_history,
+    train_model,
+)
 
 VALID_SEED, TEST_SEED = 1, 2
 SAMPLED_NEGATIVES = 99
@@ -117,6 +131,37 @@ def train(
     return result
 
 
+def prepare_production(
+    database: Database,
+    settings: Settings,
+    interactions: Interactions,
+    *,
+    types: tuple[str, ...] | None = None,
+) -> TrainingData:
+    """``interactions`` (those the validated run split) all as training data, with the features
+    as of when they were read (training/data.py features_as_of)."""
+    types = types or settings.positive_event_types
+    return build_training_data(
+        database, no_holdout(interactions), settings, F.FeatureSpec(interaction_types=tuple(types))
+    )
+
+
+def production_config(config: TrainConfig, validated: TrainResult) -> TrainConfig:
+    """``config`` for exactly the validated run's best epoch count (patience is not used)."""
+    return dataclasses.replace(config, epochs=max(1, validated.best_epoch))
+
+
+def train_production(
+    data: TrainingData, config: TrainConfig, run_dir: Path | None = None, progress: bool = True
+) -> TrainResult:
+    """Exactly ``config.epochs`` epochs with no validation or early stopping; keeps the last
+    weights (and, with ``run_dir``, checkpoints them as best.pt)."""
+    result = train_model(data, config, None, run_dir, progress)
+    if run_dir is not None and result.history:
+        save_history(result.history, run_dir)
+    return result
+
+
 def evaluate_scorer(prepared: Prepared, scorer: Scorer, cold_max_train: int = 20) -> dict[str, Any]:
     return evaluation.evaluate(
         scorer, prepared.split, negatives=prepared.test_negatives, cold_max_train=cold_max_train
@@ -124,13 +169,27 @@ def evaluate_scorer(prepared: Prepared, scorer: Scorer, cold_max_train: int = 20
 
 
 def evaluate_model(prepared: Prepared, result: TrainResult, cold_max_train: int = 20) -> dict:
-    return evaluate_scorer(prepared, make_scorer(result.model, prepared.data), cold_max_train)
+    """Test metrics; each user's history is everything before the test item, the validation
+    item included (as at serving time, where the latest events are read per request)."""
+    scorer = make_scorer(result.model, prepared.data, through="valid")
+    return evaluate_scorer(prepared, scorer, cold_max_train)
+
+
+def evaluate_as_new_users(
+    prepared: Prepared, result: TrainResult, cold_max_train: int = 20
+) -> dict:
+    """Test metrics of what a user the model never saw is served: the history state alone
+    (``make_session_scorer``), from the same items as :func:`evaluate_model`."""
+    scorer = make_session_scorer(result.model, prepared.data, through="valid")
+    return evaluate_scorer(prepared, scorer, cold_max_train)
 
 
 ABLATIONS = {
     "features": {"use_features": False},
     "embeddings": {"use_embeddings": False},
     "history": {"use_history": False},
+    # the sequence encoder replaced by the mean of the history embeddings (the former model)
+    "encoder": {"history_encoder": "mean", "tie_history": False},
 }
 
 

@@ -1,4 +1,11 @@
-"""The experiment log: one record per training run in the training_runs table."""
+"""The experiment log: one record per training run in the training_runs table.
+
+`mediarec train --split none` logs two runs: the validated one (status "validated", split
+leave-last-out, its test metrics, no bundle) and the production one trained on every interaction
+(status "trained", split "none", ``params.validated_run`` naming the first, its metrics under
+``metrics.validated_run``: it has no held-out metrics of its own). The runs table shows those
+in parentheses.
+"""
 
 from __future__ import annotations
 
@@ -44,25 +51,39 @@ def list_runs(database: Database, limit: int = 20) -> list[RunRecord]:
     ]
 
 
+def split_of(run: RunRecord) -> str:
+    """leave-last-out, time-cut or none (runs logged before --split existed: by their --cut)."""
+    if run.params.get("cut"):
+        return "time-cut"
+    return str(run.params.get("split") or "leave-last-out")
+
+
 def runs_table(runs: list[RunRecord]) -> list[list[object]]:
+    """Rows of `mediarec runs`; a --split none run shows its validated run's test metrics in
+    parentheses."""
     rows: list[list[object]] = []
     for run in runs:
-        metrics = run.metrics.get("test", run.metrics)
+        borrowed = "test" not in run.metrics and "validated_run" in run.metrics
+        if borrowed:
+            metrics = run.metrics["validated_run"].get("test", {})
+        else:
+            metrics = run.metrics.get("test", run.metrics)
         rows.append(
             [
                 run.run_id,
                 to_iso(run.started_ms)[:19],
                 f"{run.seconds:.1f}",
                 run.status,
+                split_of(run),
                 run.data_fingerprint[:10],
-                _fmt(metrics.get("hr@10")),
-                _fmt(metrics.get("ndcg@10")),
-                _fmt(metrics.get("auc")),
+                *(_fmt(metrics.get(k), borrowed) for k in ("hr@10", "ndcg@10", "auc")),
                 run.model_version or "-",
             ]
         )
     return rows
 
 
-def _fmt(value: object) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else "-"
+def _fmt(value: object, borrowed: bool = False) -> str:
+    if not isinstance(value, float):
+        return "-"
+    return f"({value:.4f})" if borrowed else f"{value:.4f}"

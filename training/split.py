@@ -9,6 +9,8 @@ interaction is the test item and the one before it the validation item; everythi
 training. Ties in time are broken by item id, so the split is deterministic. Users with fewer than
 three interactions stay entirely in training. ``time_cut`` instead puts every interaction at or
 after a global instant into test (validation: the last training interaction of each test user).
+``no_holdout`` holds nothing out: the production model trains on every interaction, for the
+epoch count a validated (leave-last-out) run chose, and has no metrics of its own.
 
 Negatives for the sampled protocol are drawn (seeded) from the items a user never interacted with
 at all, in any part of the split.
@@ -22,7 +24,7 @@ from typing import Literal
 
 import numpy as np
 
-SplitKind = Literal["leave-last-out", "time-cut"]
+SplitKind = Literal["leave-last-out", "time-cut", "none"]
 
 
 @dataclass
@@ -88,8 +90,8 @@ class Split:
     data: Interactions
     kind: SplitKind
     train: np.ndarray  # indices into data for training
-    valid: np.ndarray  # indices into data, at most one per user (early stopping)
-    test: np.ndarray  # indices into data, one per test user (leave-last-out)
+    valid: np.ndarray  # indices into data, at most one per user (early stopping); may be empty
+    test: np.ndarray  # indices into data, one per test user (leave-last-out); may be empty
     seen: list[set[int]] = field(default_factory=list)  # per user: every item in any part
 
     @property
@@ -171,6 +173,14 @@ def leave_last_out(data: Interactions) -> Split:
         np.array(test, dtype=np.int64),
         seen_sets(data),
     )
+
+
+def no_holdout(data: Interactions) -> Split:
+    """Every interaction is training (ordered by user, then time, then item, as leave_last_out's
+    training part is); validation and test are empty."""
+    train = np.lexsort((data.items, data.ts_ms, data.users)).astype(np.int64)
+    empty = np.array([], dtype=np.int64)
+    return Split(data, "none", train, empty, empty.copy(), seen_sets(data))
 
 
 def time_cut(data: Interactions, cut_ms: int) -> Split:

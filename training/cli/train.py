@@ -7,10 +7,14 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from training.benchmarks.report import print_metrics, table
 from training.cli.options import DATABASE, PROGRESS, Commands
+
+if TYPE_CHECKING:
+    from functions.common.store.db import Database
+    from training.runs import RunRecord
 
 
 def _train_config(args: argparse.Namespace) -> Any:
@@ -26,7 +30,7 @@ def _train_config(args: argparse.Namespace) -> Any:
         negative_sampling=args.negative_sampling,
         patience=args.patience,
         dot_dim=args.dim,
-        mlp_dim=args.dim,
+        history=args.history,
     )
 
 
@@ -38,7 +42,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from training.data import save_training_data
     from training.export import export_bundle
     from training.publish import publish
-    from training.runs import RunRecord, record_run
+    from training.runs import RunRecord
 
     settings, database = get_settings(), get_database()
     if args.skip_if_active:
@@ -60,13 +64,60 @@ def cmd_train(args: argparse.Namespace) -> int:
     metrics = pipeline.json_ready(pipeline.evaluate_model(prepared, result))
     metrics["train_seconds"] = round(result.seconds, 2)
     save_training_data(prepared.data, run_dir)
+    data, params = prepared.data, {**config.to_dict(), "cut": args.cut, "split": args.split}
+    logged_metrics: dict[str, Any] = {"test": metrics}
+    bundle_metrics: dict[str, Any] = {"test": metrics, "best_epoch": result.best_epoch}
+    if args.split == "none":
+        # The validated run is logged (no bundle); the production model is trained on every
+        # interaction of the same read, for the epochs early stopping chose, and exported.
+        validated_id, best_epoch = run_id, result.best_epoch
+        run_id = f"{validated_id}-all"
+        validated = RunRecord(
+            run_id=validated_id,
+            started_ms=started_ms,
+            seconds=round(result.seconds, 2),
+            status="validated",
+            params={**params, "split": split.kind, "production_run": run_id},
+            data_fingerprint=split.data.fingerprint(),
+            metrics={"test": metrics, "best_epoch": best_epoch},
+            run_dir=str(run_dir),
+        )
+        _log_run(database, validated, run_dir)
+        print_metrics({"mediarec (validated run)": metrics})
+        print(f"validated run {run_dir}: best epoch {best_epoch}")
+        run_dir, started_ms = args.runs_dir / run_id, int(time.time() * 1000)
+        config = pipeline.production_config(config, result)
+        data = pipeline.prepare_production(database, settings, split.data)
+        print(
+            f"training on all {len(data.split.train)} interactions for {_epochs(config.epochs)} "
+            "(the validated run's best; no early stopping)"
+        )
+        result = pipeline.train_production(data, config, run_dir, progress=not args.quiet)
+        save_training_data(data, run_dir)
+        params = {**config.to_dict(), "cut": None, "split": "none", "early_stopping": False}
+        params["validated_run"] = validated_id
+        bundle_metrics = logged_metrics = {
+            "measured_on": "validated_run",
+            "note": (
+                f"held-out metrics of the validated run {validated_id} ({split.kind} split, "
+                f"best epoch {best_epoch}); this model was then trained on every interaction "
+                f"for {_epochs(config.epochs)} and has no held-out metrics of its own"
+            ),
+            "validated_run": {
+                "run_id": validated_id,
+                "split": split.kind,
+                "best_epoch": best_epoch,
+                "test": metrics,
+            },
+            "epochs": config.epochs,
+        }
     version = args.model_version or f"mr-{run_id}"
     bundle = export_bundle(
         result.model,
-        prepared.data,
+        data,
         run_dir / "bundle",
         model_version=version,
-        metrics={"test": metrics, "best_epoch": result.best_epoch},
+        metrics=bundle_metrics,
         train_config=config.to_dict(),
     )
     record = RunRecord(
@@ -74,23 +125,41 @@ def cmd_train(args: argparse.Namespace) -> int:
         started_ms=started_ms,
         seconds=round(result.seconds, 2),
         status="trained",
-        params={**config.to_dict(), "cut": args.cut},
-        data_fingerprint=split.data.fingerprint(),
-        metrics={"test": metrics},
+        params=params,
+        data_fingerprint=data.split.data.fingerprint(),
+        metrics=logged_metrics,
         run_dir=str(run_dir),
         bundle_path=str(bundle),
         model_version=version,
     )
-    (run_dir / "run.json").write_text(json.dumps(record.__dict__, indent=2) + "\n", "utf-8")
-    record_run(database, record)
-    print_metrics({"mediarec": metrics})
-    print(f"best epoch {result.best_epoch}; run {run_dir}; bundle {bundle} (version {version})")
+    _log_run(database, record, run_dir)
+    if args.split == "none":
+        print(
+            f"trained on every interaction for {_epochs(config.epochs)}; run {run_dir}; bundle "
+            f"{bundle} (version {version}; its metrics are the validated run's)"
+        )
+    else:
+        print_metrics({"mediarec": metrics})
+        print(f"best epoch {result.best_epoch}; run {run_dir}; bundle {bundle} (version {version})")
     if args.publish:
         published = publish(database, bundle, settings.models_uri, activate=True, now_ms=now_ms())
         print(f"published and activated {version} at {published['uri']}")
     else:
         print(f"publish it with: mediarec publish {bundle} --activate")
     return 0
+
+
+def _epochs(count: int) -> str:
+    return f"{count} epoch" if count == 1 else f"{count} epochs"
+
+
+def _log_run(database: Database, record: RunRecord, folder: Path) -> None:
+    """run.json in the run's folder, and its row in the experiment log."""
+    from training.runs import record_run
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "run.json").write_text(json.dumps(record.__dict__, indent=2) + "\n", "utf-8")
+    record_run(database, record)
 
 
 def _load_run(run_dir: Path) -> tuple[Any, Any, dict[str, Any]]:
@@ -107,6 +176,8 @@ def _load_run(run_dir: Path) -> tuple[Any, Any, dict[str, Any]]:
     checkpoint = torch.load(run_dir / "best.pt", weights_only=True)
     train_config = dict(checkpoint["train_config"])
     train_config["hidden"] = tuple(train_config["hidden"])
+    if "history_encoder" not in train_config:  # a run from before the encoder
+        train_config.update(history_encoder="mean", tie_history=False)
     config = TrainConfig(**train_config)
     model = build_model(data, config)
     model.load_state_dict(checkpoint["state_dict"])
@@ -145,10 +216,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from training.train import make_scorer
 
     model, data, info = _load_run(args.run)
+    if data.split.kind == "none":
+        print(
+            f"error: {args.run} was trained on every interaction (--split none) and has no "
+            "held-out test; evaluate the validated run its run.json names (params.validated_run)",
+            file=sys.stderr,
+        )
+        return 2
     prepared = pipeline.with_negatives(data)
     reports: dict[str, dict[str, Any]] = {
         "mediarec": pipeline.json_ready(
-            pipeline.evaluate_scorer(prepared, make_scorer(model, data), args.cold_max_train)
+            pipeline.evaluate_scorer(
+                prepared, make_scorer(model, data, through="valid"), args.cold_max_train
+            )
         )
     }
     for what in args.ablate or []:
@@ -214,6 +294,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
                 "started (UTC)",
                 "train s",
                 "status",
+                "split",
                 "data",
                 "hr@10",
                 "ndcg@10",
@@ -223,6 +304,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
             runs_table(runs),
         )
     )
+    if any("validated_run" in run.metrics and "test" not in run.metrics for run in runs):
+        print("(x): a --split none model's metrics, measured on its validated run")
     return 0
 
 
@@ -259,11 +342,23 @@ def cmd_models(args: argparse.Namespace) -> int:
 def add_train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=42, help="random seed of split and training")
     parser.add_argument("--epochs", type=int, default=30, help="at most; early stopping decides")
-    parser.add_argument("--patience", type=int, default=3, help="epochs without a better val HR@10")
-    parser.add_argument("--batch-size", type=int, default=1024, help="training pairs per step")
-    parser.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate")
+    parser.add_argument("--patience", type=int, default=4, help="epochs without a better val HR@10")
+    parser.add_argument(
+        "--batch-size", type=int, default=6400, help="next-item targets per training step"
+    )
+    parser.add_argument("--lr", type=float, default=3e-3, help="AdamW learning rate")
     parser.add_argument("--weight-decay", type=float, default=1e-4, help="Adam weight decay")
-    parser.add_argument("--dim", type=int, default=32, help="embedding size")
+    parser.add_argument(
+        "--dim", type=int, default=64, help="size of the item embeddings and history states"
+    )
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=50,
+        choices=range(2, 201),
+        metavar="N",
+        help="latest interactions the sequence encoder reads (2-200)",
+    )
     parser.add_argument("--negatives", type=int, default=4, help="sampled negatives per positive")
     parser.add_argument(
         "--negative-sampling",
@@ -271,6 +366,25 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
         default="uniform",
         help="how negatives are drawn from the catalog",
     )
+
+
+class _SplitOrCut(argparse.Action):
+    """Stores --split or --cut and refuses both --split none and --cut, in either order (every
+    default is in the namespace before the first flag is read)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        if getattr(namespace, "split", None) == "none" and getattr(namespace, "cut", None):
+            parser.error(
+                "--cut cannot be combined with --split none: the validated run of --split none "
+                "is leave-last-out, and the model it exports trains on every interaction"
+            )
 
 
 def register(commands: Commands) -> None:
@@ -281,7 +395,20 @@ def register(commands: Commands) -> None:
         parents=(DATABASE, PROGRESS),
     )
     add_train_options(train)
-    train.add_argument("--cut", metavar="TIME", help="global time cut instead of leave-last-out")
+    train.add_argument(
+        "--split",
+        choices=["leave-last-out", "none"],
+        default="leave-last-out",
+        action=_SplitOrCut,
+        help="none: validate with leave-last-out as usual, then train the exported model on "
+        "every interaction for the validated run's best epoch count (no early stopping)",
+    )
+    train.add_argument(
+        "--cut",
+        metavar="TIME",
+        action=_SplitOrCut,
+        help="global time cut instead of leave-last-out (not with --split none)",
+    )
     train.add_argument(
         "--runs-dir", type=Path, default=Path("runs"), help="folder of the run folders"
     )
@@ -308,7 +435,7 @@ def register(commands: Commands) -> None:
     evaluate.add_argument(
         "--ablate",
         action="append",
-        choices=["features", "embeddings", "history"],
+        choices=["features", "embeddings", "history", "encoder"],
         help="also train and evaluate the model without this part (repeat for several)",
     )
     evaluate.add_argument("--peers", action="store_true", help="also popularity, implicit ALS/BPR")
