@@ -195,7 +195,7 @@ def export_bundle(
         (staging / ENCODER_FILE).write_bytes(encoder)
     arrays = {name: tensor.numpy() for name, tensor in model.retrieval_arrays().items()}
     if arrays:
-        np.savez(staging / RETRIEVAL_FILE, **arrays)  # type: ignore[arg-type]
+        np.savez(staging / RETRIEVAL_FILE, **arrays)
     proto = onnx.load_from_string(model_bytes)
     window = data.split.train_window_ms()
     manifest = {

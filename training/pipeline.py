@@ -184,7 +184,7 @@ def evaluate_as_new_users(
     return evaluate_scorer(prepared, scorer, cold_max_train)
 
 
-ABLATIONS = {
+ABLATIONS: dict[str, dict[str, Any]] = {
     "features": {"use_features": False},
     "embeddings": {"use_embeddings": False},
     "history": {"use_history": False},
