@@ -23,7 +23,7 @@ help:
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[train,serve,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[train,serve,dev,peers]"
 	touch $@
 
 install: $(INSTALLED)
@@ -32,7 +32,7 @@ DEMO_KEY_FILE ?= data/demo-api-key
 
 demo: install
 	$(BIN)/mediarec seed --if-empty
-	$(BIN)/mediarec train --publish --skip-if-active
+	$(BIN)/mediarec train --split none --publish --skip-if-active
 	@$(BIN)/mediarec keys create --scope admin --name demo --key-file $(DEMO_KEY_FILE) --reuse --key-only >/dev/null
 	@echo
 	@echo "API key (admin scope, saved in $(DEMO_KEY_FILE)): $$(cat $(DEMO_KEY_FILE))"

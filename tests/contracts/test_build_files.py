@@ -29,7 +29,7 @@ FIRST_PARTY = {"functions", "training", "tests", "scripts"}
 # Which parts of pyproject each room may import from: "" is [project.dependencies], the rest extras.
 ROOMS: dict[str, tuple[str, ...]] = {
     "functions": ("",),
-    "training": ("", "train", "serve"),
+    "training": ("", "train", "serve", "peers"),
     "scripts": ("*",),
     "tests": ("*",),
 }

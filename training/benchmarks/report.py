@@ -47,14 +47,24 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     print(f"wrote {path}")
 
 
+def metric_cell(value: Any, sd: Any = None) -> str:
+    """``0.7712``, or ``0.7712 ± 0.0041`` with a standard deviation; ``-`` for no value."""
+    if not isinstance(value, float):
+        return "-"
+    if isinstance(sd, float):
+        return f"{value:.4f} ± {sd:.4f}"
+    return f"{value:.4f}"
+
+
 def metrics_rows(reports: dict[str, dict[str, Any]]) -> list[list[object]]:
+    """One row per model: each metric of :data:`METRIC_COLUMNS` (with its ``<metric>_sd`` where
+    the report has one, e.g. over several seeds) and the training time."""
     rows: list[list[object]] = []
     for name, metrics in reports.items():
-        cells = [metrics.get(c) for c in METRIC_COLUMNS]
         rows.append(
             [
                 name,
-                *[f"{v:.4f}" if isinstance(v, float) else "-" for v in cells],
+                *[metric_cell(metrics.get(c), metrics.get(f"{c}_sd")) for c in METRIC_COLUMNS],
                 f"{metrics.get('train_seconds', float('nan')):.1f}",
             ]
         )

@@ -28,6 +28,7 @@ def cmd_benchmark_quality(args: argparse.Namespace) -> int:
             args.path,
             args.out,
             seed=args.seed,
+            seeds=args.seeds,
             ablations=not args.no_ablations,
             peers=not args.no_peers,
             columns=column_map(args) or None,
@@ -36,6 +37,16 @@ def cmd_benchmark_quality(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number is needed: {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"at least 1 is needed: {text!r}")
+    return number
 
 
 def _sizes(text: str) -> list[int]:
@@ -88,8 +99,8 @@ def register(commands: Commands) -> None:
 
     quality = group.add(
         "quality",
-        "mediarec vs its ablations, popularity and implicit ALS/BPR on one leave-last-out "
-        "split: HR/NDCG@10, Recall/NDCG@20, AUC, grouped AUC",
+        "mediarec vs its ablations, popularity, implicit ALS/BPR and RecTools' SASRec on one "
+        "leave-last-out split: HR/NDCG@10, Recall/NDCG@20, AUC, grouped AUC",
         func=cmd_benchmark_quality,
         parents=(),
     )
@@ -102,13 +113,28 @@ def register(commands: Commands) -> None:
     quality.add_argument(
         "--path", type=Path, help="the ml-100k folder, or the CSV file (--dataset csv)"
     )
-    quality.add_argument("--seed", type=int, default=42, help="random seed of split and training")
+    quality.add_argument(
+        "--seed",
+        type=int,
+        default=42,
+        help="random seed of training and the peers (and of the synthetic world)",
+    )
+    quality.add_argument(
+        "--seeds",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="run every model N times, with seeds SEED, SEED+1, ... on the same split; the "
+        "table shows mean ± sd, the JSON each seed too",
+    )
     add_column_flags(quality)
     quality.add_argument(
         "--no-ablations", action="store_true", help="skip the models without features/history"
     )
     quality.add_argument(
-        "--no-peers", action="store_true", help="skip popularity and implicit ALS/BPR"
+        "--no-peers",
+        action="store_true",
+        help="skip popularity, implicit ALS/BPR and RecTools' SASRec",
     )
     _add_out_option(quality, "quality")
 
