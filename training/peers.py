@@ -223,11 +223,14 @@ def tune_on_validation(
     k: int = 10,
     negatives: int = 99,
     valid_negatives: np.ndarray | None = None,
+    valid_scorer: Callable[[Any], Scorer] | None = None,
 ) -> Tuning:
     """Fit ``builder(**params, seed=seed)`` on the training pairs for each ``params`` of
     ``grid`` and keep the one with the best sampled HR@k on ``valid``. The validation negatives
     are ``valid_negatives`` if given, else ``negatives`` per pair drawn with ``seed`` (fewer when
-    the catalog is too small). Ties go to the earlier configuration."""
+    the catalog is too small). Ties go to the earlier configuration. ``valid_scorer(peer)`` is
+    the scorer validation judges (default: the peer's ``scorer``; a sequential peer's reads
+    other inputs for validation than for test)."""
     started = time.perf_counter()
     if valid_negatives is None:
         unseen = split.n_items - max((len(seen) for seen in split.seen), default=0)
@@ -236,7 +239,8 @@ def tune_on_validation(
     tried: list[tuple[dict[str, Any], float, float]] = []
     for params in grid:
         peer = builder(**dict(params), seed=seed).fit(split)
-        hr = sampled_hit_rate(peer.scorer, split, "valid", valid_negatives, k)
+        scorer = valid_scorer(peer) if valid_scorer is not None else peer.scorer
+        hr = sampled_hit_rate(scorer, split, "valid", valid_negatives, k)
         tried.append((dict(params), hr, peer.train_seconds))
         if best is None or hr > best[2]:
             best = (peer, dict(params), hr)

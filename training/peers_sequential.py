@@ -40,8 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from training.evaluation import sampled_hit_rate
-from training.peers import TrainedPeer, Tuning
+from training.peers import TrainedPeer, Tuning, tune_on_validation
 from training.split import Split
 
 USERS_PER_RECOMMEND = 512  # users per recommend() call: bounds its (users x items) DataFrame
@@ -275,22 +274,21 @@ def tune_sasrec(
     """:func:`training.peers.tune_on_validation` for a sequential peer: each configuration is
     fitted on the training sequences and judged by sampled HR@k on ``valid`` through its
     ``valid_scorer`` (training items as input); the best keeps its test-time scorer."""
-    started = time.perf_counter()
-    if valid_negatives is None:
-        unseen = split.n_items - max((len(seen) for seen in split.seen), default=0)
-        valid_negatives = split.sample_negatives("valid", min(negatives, unseen), seed)
-    best: tuple[TrainedSequentialPeer, dict[str, Any], float] | None = None
-    tried: list[tuple[dict[str, Any], float, float]] = []
-    for params in grid:
-        peer = builder(**dict(params), seed=seed).fit(split)
+
+    def scorer(peer: Any) -> Any:
         assert peer.valid_scorer is not None
-        hr = sampled_hit_rate(peer.valid_scorer, split, "valid", valid_negatives, k)
-        tried.append((dict(params), hr, peer.train_seconds))
-        if best is None or hr > best[2]:
-            best = (peer, dict(params), hr)
-    if best is None:
-        raise ValueError("the grid is empty")
-    return Tuning(best[0], best[1], best[2], tried, time.perf_counter() - started)
+        return peer.valid_scorer
+
+    return tune_on_validation(
+        builder,
+        grid,
+        split,
+        seed,
+        k=k,
+        negatives=negatives,
+        valid_negatives=valid_negatives,
+        valid_scorer=scorer,
+    )
 
 
 def sequential_peers(
