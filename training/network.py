@@ -208,16 +208,36 @@ class MediaRecModel(nn.Module):
         weight: torch.Tensor = self.history_target.weight
         return weight
 
-    def retrieval_logits(self, user_index: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
-        """The retrieval part's logit of every catalog item for each (user, state) row:
-        (rows, n_items). What the cross-entropy loss of training is taken over."""
-        logits = torch.zeros(states.shape[0], self.config.n_items)
+    def retrieval_logits(
+        self, user_index: torch.Tensor, states: torch.Tensor, items: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The retrieval part's logit of every catalog item (or of ``items`` only, a 1-D index)
+        for each (user, state) row: (rows, n_items or len(items)). What the cross-entropy loss
+        of training is taken over (a sampled softmax passes its sampled ``items``)."""
+        columns = self.config.n_items if items is None else len(items)
+        logits = torch.zeros(states.shape[0], columns)
         if self.config.use_embeddings or self.config.use_history:
-            logits = logits + self.item_bias.weight.squeeze(-1)
+            bias = self.item_bias.weight.squeeze(-1)
+            logits = logits + (bias if items is None else bias[items])
         if self.config.use_embeddings:
-            logits = logits + self.dot_user(user_index) @ self.dot_item.weight.T
+            table = self.dot_item.weight if items is None else self.dot_item(items)
+            logits = logits + self.dot_user(user_index) @ table.T
         if self.config.use_history:
-            logits = logits + states @ self.target_table().T
+            targets = self.target_table() if items is None else self.target_table()[items]
+            logits = logits + states @ targets.T
+        return logits
+
+    def target_logits(
+        self, user_index: torch.Tensor, states: torch.Tensor, items: torch.Tensor
+    ) -> torch.Tensor:
+        """The retrieval logit of row n's own item ``items[n]``: (rows,)."""
+        logits = torch.zeros(states.shape[0])
+        if self.config.use_embeddings or self.config.use_history:
+            logits = logits + self.item_bias(items).squeeze(-1)
+        if self.config.use_embeddings:
+            logits = logits + (self.dot_user(user_index) * self.dot_item(items)).sum(-1)
+        if self.config.use_history:
+            logits = logits + (states * self.target_table()[items]).sum(-1)
         return logits
 
     def retrieval_arrays(self) -> dict[str, torch.Tensor]:

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from training.catalog_loss import FULL_SOFTMAX_ITEMS, SOFTMAX_SAMPLES, CatalogLoss
 from training.data import TrainingData
 from training.network import Architecture, MediaRecModel, ModelConfig
 from training.sequences import NO_TARGET, Windows, last_inputs, user_sequences, windows
@@ -37,6 +38,8 @@ class TrainConfig(Architecture):
     negative_sampling: Literal["uniform", "popularity"] = "uniform"
     patience: int = 4
     threads: int = 2
+    full_softmax_items: int = FULL_SOFTMAX_ITEMS  # larger catalogs: sampled softmax
+    softmax_samples: int = SOFTMAX_SAMPLES
 
 
 @dataclass
@@ -154,24 +157,26 @@ class NegativeSampler:
         return items
 
 
-def window_batch_size(config: TrainConfig, n_items: int) -> int:
-    """Windows per step: ``batch_size`` targets, at most ~8M catalog logits held at once."""
+def window_batch_size(config: TrainConfig, columns: int) -> int:
+    """Windows per step: ``batch_size`` targets, at most ~8M logits (``columns`` per target:
+    the catalog, or the sampled softmax's samples) held at once."""
     by_targets = max(1, config.batch_size // max(config.history, 1))
-    by_memory = max(1, 8_000_000 // max(config.history * n_items, 1))
+    by_memory = max(1, 8_000_000 // max(config.history * columns, 1))
     return max(1, min(by_targets, by_memory))
 
 
 def window_loss(
     model: MediaRecModel,
     batch: Windows,
+    catalog_loss: CatalogLoss,
     sampler: NegativeSampler,
     negatives: int,
     user_features: torch.Tensor,
     item_features: torch.Tensor,
 ) -> torch.Tensor:
-    """Cross-entropy of the retrieval logits over the whole catalog at every target of the
-    windows, plus BCE of the full logit (retrieval + MLP) on each target and ``negatives``
-    sampled items with the same state."""
+    """Cross-entropy of the retrieval logits over the catalog (``catalog_loss``: full or
+    sampled softmax) at every target of the windows, plus BCE of the full logit (retrieval +
+    MLP) on each target and ``negatives`` sampled items with the same state."""
     inputs = torch.from_numpy(batch.inputs)
     targets = torch.from_numpy(batch.targets)
     present = targets != NO_TARGET
@@ -180,7 +185,7 @@ def window_loss(
     items = targets[present]
     if states is None:
         states = torch.zeros(len(items), model.config.dot_dim)
-    loss = nn.functional.cross_entropy(model.retrieval_logits(users, states), items)
+    loss = catalog_loss(model, users, states, items)
     negative_items = torch.from_numpy(sampler.sample(np.repeat(users.numpy(), negatives)))
     rows_users = torch.cat([users, users.repeat_interleave(negatives)])
     rows_items = torch.cat([items, negative_items])
@@ -228,7 +233,14 @@ def train_model(
     )
     sampler = NegativeSampler(data, config.negative_sampling, rng)
     all_windows = windows(data.split, config.history)
-    step = window_batch_size(config, data.split.n_items)
+    train_items = data.split.pairs("train")[1]
+    catalog_loss = CatalogLoss(
+        np.bincount(train_items, minlength=data.split.n_items),
+        samples=config.softmax_samples,
+        full_up_to=config.full_softmax_items,
+        seed=config.seed,
+    )
+    step = window_batch_size(config, catalog_loss.columns)
     latest = torch.from_numpy(user_histories(data, config.history))
     user_features = torch.from_numpy(data.user_features)
     item_features = torch.from_numpy(data.item_features)
@@ -257,7 +269,7 @@ def train_model(
             )
             optimiser.zero_grad()
             loss = window_loss(
-                model, batch, sampler, config.negatives, user_features, item_features
+                model, batch, catalog_loss, sampler, config.negatives, user_features, item_features
             )
             loss.backward()
             optimiser.step()

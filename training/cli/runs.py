@@ -62,7 +62,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from training import peers, pipeline
+    from training import peers, peers_sequential, pipeline
     from training.train import make_scorer
 
     model, data, info = _load_run(args.run)
@@ -90,7 +90,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
         reports[f"mediarec-no-{what}"] = {**metrics, "train_seconds": result.seconds}
     if args.peers:
-        for name, peer in peers.default_peers(prepared.split, seed=info["config"].seed).items():
+        seed = info["config"].seed
+        trained = peers.default_peers(prepared.split, seed=seed)
+        if peers_sequential.sasrec_available():
+            trained |= peers_sequential.sequential_peers(prepared.split, seed=seed)
+        else:
+            print('rectools is not installed: no SASRec peer (pip install -e ".[peers]" brings it)')
+        for name, peer in trained.items():
             reports[name] = {
                 **pipeline.json_ready(
                     pipeline.evaluate_scorer(prepared, peer.scorer, args.cold_max_train)
@@ -204,7 +210,12 @@ def register(commands: Commands) -> None:
         choices=["features", "embeddings", "history", "encoder"],
         help="also train and evaluate the model without this part (repeat for several)",
     )
-    evaluate.add_argument("--peers", action="store_true", help="also popularity, implicit ALS/BPR")
+    evaluate.add_argument(
+        "--peers",
+        action="store_true",
+        help="also popularity, implicit ALS/BPR and (with the peers extra) RecTools' SASRec, "
+        "each tuned on validation",
+    )
     evaluate.add_argument(
         "--cold-max-train",
         type=int,
