@@ -21,11 +21,11 @@ SELECT DISTINCT item_id FROM events WHERE user_id = :user_id;
 
 -- name: insert_recommendation
 INSERT INTO recommendations (recommendation_id, user_id, platform, k, model_version, request,
-                             served_ms)
-VALUES (:recommendation_id, :user_id, :platform, :k, :model_version, :request, :served_ms);
+                             served_ms, arm)
+VALUES (:recommendation_id, :user_id, :platform, :k, :model_version, :request, :served_ms, :arm);
 
 -- name: insert_impression
 INSERT INTO impressions (recommendation_id, item_id, user_id, position, score, reason,
-                         model_version, platform, served_ms)
+                         model_version, platform, served_ms, arm, propensity)
 VALUES (:recommendation_id, :item_id, :user_id, :position, :score, :reason, :model_version,
-        :platform, :served_ms);
+        :platform, :served_ms, :arm, :propensity);

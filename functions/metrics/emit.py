@@ -7,28 +7,33 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-METRIC_NAMES = {
-    "pac": "PrecisionAtCuration",
-    "ctr": "ClickThroughRate",
-    "coverage": "CatalogCoverage",
+# stored name -> (CloudWatch name, unit, scale): proportions as percent, means as they are
+METRICS = {
+    "pac": ("PrecisionAtCuration", MetricUnit.Percent, 100.0),
+    "ctr": ("ClickThroughRate", MetricUnit.Percent, 100.0),
+    "coverage": ("CatalogCoverage", MetricUnit.Percent, 100.0),
+    "online_auc": ("OnlineAUC", MetricUnit.NoUnit, 1.0),
+    "novelty": ("NoveltyRank", MetricUnit.Count, 1.0),
+    "diversity": ("IntraListDiversity", MetricUnit.NoUnit, 1.0),
 }
 
 
 def emit_metric_rows(rows: Iterable[dict[str, Any]], namespace: str) -> int:
-    """One EMF record per pooled (platform ``all``) or per-platform row that has a value."""
+    """One EMF record per stored row that has a value and is not split by arm or position:
+    pooled, per platform, per model version and per both (dimensions Platform and
+    ModelVersion, "all" where not split)."""
     emitted = 0
     for row in rows:
-        if row["value"] is None or row["model_version"] != "all":
+        if row["value"] is None or row.get("arm", "all") != "all" or row.get("position", 0):
             continue
+        name, unit, scale = METRICS[row["name"]]
         with single_metric(
-            name=METRIC_NAMES[row["name"]],
-            unit=MetricUnit.Percent,
-            value=round(100 * row["value"], 4),
-            namespace=namespace,
+            name=name, unit=unit, value=round(scale * row["value"], 6), namespace=namespace
         ) as metric:
             metric.add_dimension(name="Granularity", value=row["granularity"])
             metric.add_dimension(name="Status", value="final" if row["final"] else "provisional")
             metric.add_dimension(name="Platform", value=row["platform"])
+            metric.add_dimension(name="ModelVersion", value=row["model_version"])
             metric.add_dimension(name="K", value=str(row["k"]))
         emitted += 1
     return emitted

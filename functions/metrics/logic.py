@@ -1,18 +1,22 @@
-"""Metrics logic: PaC (DESIGN.md section 3), CTR and catalog coverage over impression windows."""
+"""The metrics of one window of impressions (DESIGN.md section 3): PaC@k and CTR@k with Wilson
+intervals, PaC by position, online AUC, catalog coverage, novelty and intra-list diversity,
+pooled and per platform x model version x A/B arm (sql/metrics/precision_at_curation.sql)."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from functions.common.clock import DAY_MS, HOUR_MS, floor_ms, to_iso
+from functions.common.clock import DAY_MS, HOUR_MS, to_iso
 from functions.common.settings import Settings
-from functions.common.store.db import Database, execute, fetch_all, fetch_one
+from functions.common.store.db import execute, fetch_all, fetch_one
 from functions.metrics.maths import proportion
 
-ALL = "all"
-GRANULARITIES = {"hour": HOUR_MS, "day": DAY_MS}
+QUERIES = "metrics/precision_at_curation"
+NOVELTY_MS = 7 * DAY_MS  # novelty ranks items by the positive events of the week before
+NO_ARM = "none"  # the stored arm of impressions served while no A/B test ran
 
 
 @dataclass(frozen=True)
@@ -23,28 +27,73 @@ class Window:
     final: bool = False
 
 
+def _mean(total: float | None, count: int) -> dict[str, Any]:
+    return {"value": (float(total or 0.0) / count) if count else None, "count": count}
+
+
+def _slice_key(row: sqlite3.Row) -> tuple[str, str, str]:
+    return (row["platform"], row["model_version"], row["arm"])
+
+
+def _means(rows: Iterable[sqlite3.Row], total: str, count: str) -> dict[tuple, dict[str, Any]]:
+    """Per slice and pooled (key ``()``): the mean of ``total`` over ``count``."""
+    out: dict[tuple, dict[str, Any]] = {}
+    pooled_total, pooled_count = 0.0, 0
+    for row in rows:
+        out[_slice_key(row)] = _mean(row[total], int(row[count]))
+        pooled_total += float(row[total] or 0.0)
+        pooled_count += int(row[count])
+    out[()] = _mean(pooled_total, pooled_count)
+    return out
+
+
+def fill_outcomes(
+    conn: sqlite3.Connection, window: Window, k: int, platform: str | None, settings: Settings
+) -> None:
+    """temp.window_outcomes: every impression of ``window`` up to ``k``, settled as engaged
+    and clicked or not (the attribution rules of the SQL file)."""
+    execute(conn, QUERIES, "create_window_outcomes")
+    execute(conn, QUERIES, "clear_window_outcomes")
+    execute(
+        conn,
+        QUERIES,
+        "fill_window_outcomes",
+        {
+            "from_ms": window.start_ms,
+            "to_ms": window.end_ms,
+            "k": k,
+            "platform": platform,
+            "positive_types": settings.positive_event_types,
+            "click_types": settings.click_event_types,
+            "window_ms": int(settings.attribution_window_hours * HOUR_MS),
+            "skew_ms": int(settings.attribution_clock_skew_s * 1000),
+        },
+    )
+
+
 def window_metrics(
     conn: sqlite3.Connection, window: Window, k: int, platform: str | None, settings: Settings
 ) -> dict[str, Any]:
-    """PaC@k, CTR@k and coverage over impressions served inside ``window``."""
-    params = {
-        "from_ms": window.start_ms,
+    """Every metric over the impressions served inside ``window`` (position <= ``k``)."""
+    fill_outcomes(conn, window, k, platform, settings)
+    slices = fetch_all(conn, QUERIES, "outcomes_by_slice")
+    positions = fetch_all(conn, QUERIES, "outcomes_by_position")
+    shown = fetch_one(conn, QUERIES, "items_shown")
+    catalog = fetch_one(conn, QUERIES, "catalog_size")
+    auc = _means(fetch_all(conn, QUERIES, "feed_auc"), "auc_sum", "feeds")
+    novelty_params = {
         "to_ms": window.end_ms,
-        "k": k,
-        "platform": platform,
+        "novelty_ms": NOVELTY_MS,
         "positive_types": settings.positive_event_types,
-        "click_types": settings.click_event_types,
-        "window_ms": int(settings.attribution_window_hours * HOUR_MS),
-        "skew_ms": int(settings.attribution_clock_skew_s * 1000),
     }
-    slices = fetch_all(conn, "metrics/precision_at_curation", "pac_by_slice", params)
-    shown = fetch_one(conn, "metrics/precision_at_curation", "items_shown", params)
-    catalog = fetch_one(conn, "metrics/precision_at_curation", "catalog_size")
+    novelty = _means(fetch_all(conn, QUERIES, "novelty", novelty_params), "rank_sum", "impressions")
+    diversity = _means(fetch_all(conn, QUERIES, "diversity"), "share_sum", "feeds")
     impressions = sum(int(r["impressions"]) for r in slices)
     engaged = sum(int(r["engaged"]) for r in slices)
     clicked = sum(int(r["clicked"]) for r in slices)
     items_shown = int(shown["items"]) if shown else 0
     catalog_items = int(catalog["items"]) if catalog else 0
+    empty = _mean(0.0, 0)
     return {
         "from": to_iso(window.start_ms),
         "to": to_iso(window.end_ms),
@@ -59,94 +108,28 @@ def window_metrics(
             "items_shown": items_shown,
             "catalog_items": catalog_items,
         },
+        "online_auc": auc[()],
+        "novelty": novelty[()],
+        "diversity": diversity[()],
+        "by_position": [
+            {
+                "position": int(r["position"]),
+                "pac": proportion(int(r["engaged"]), int(r["impressions"])).as_dict(),
+                "ctr": proportion(int(r["clicked"]), int(r["impressions"])).as_dict(),
+            }
+            for r in positions
+        ],
         "breakdown": [
             {
                 "platform": r["platform"],
                 "model_version": r["model_version"],
+                "arm": None if r["arm"] == NO_ARM else r["arm"],
                 "pac": proportion(int(r["engaged"]), int(r["impressions"])).as_dict(),
                 "ctr": proportion(int(r["clicked"]), int(r["impressions"])).as_dict(),
+                "online_auc": auc.get(_slice_key(r), empty),
+                "novelty": novelty.get(_slice_key(r), empty),
+                "diversity": diversity.get(_slice_key(r), empty),
             }
             for r in slices
         ],
     }
-
-
-def scheduled_windows(now_ms: int, attribution_ms: int) -> list[Window]:
-    """For hour and day: the last complete window (provisional: its impressions can still earn
-    engagement) and the window whose attribution period has just closed (final)."""
-    windows = []
-    for granularity, size in GRANULARITIES.items():
-        latest_end = floor_ms(now_ms, size)
-        final_end = floor_ms(now_ms - attribution_ms, size)
-        ends = {latest_end: latest_end + attribution_ms <= now_ms, final_end: True}
-        for end, final in sorted(ends.items()):
-            windows.append(Window(end - size, end, granularity, final))
-    return windows
-
-
-def metric_rows(window: Window, report: dict[str, Any], computed_ms: int) -> list[dict[str, Any]]:
-    """The stored rows of one window's report: pooled and per slice for PaC and CTR."""
-    base = {
-        "granularity": window.granularity,
-        "window_start_ms": window.start_ms,
-        "window_end_ms": window.end_ms,
-        "k": report["k"],
-        "final": int(window.final),
-        "computed_ms": computed_ms,
-    }
-
-    def row(name: str, platform: str, model: str, stat: dict[str, Any]) -> dict[str, Any]:
-        ci = stat.get("ci95") or (None, None)
-        return {
-            **base,
-            "name": name,
-            "platform": platform,
-            "model_version": model,
-            "value": stat["value"],
-            "numerator": stat.get("numerator", 0),
-            "denominator": stat.get("denominator", 0),
-            "ci_low": ci[0],
-            "ci_high": ci[1],
-        }
-
-    rows = [row("pac", ALL, ALL, report["pac"]), row("ctr", ALL, ALL, report["ctr"])]
-    coverage = report["coverage"]
-    rows.append(
-        row(
-            "coverage",
-            ALL,
-            ALL,
-            {
-                "value": coverage["value"],
-                "numerator": coverage["items_shown"],
-                "denominator": coverage["catalog_items"],
-            },
-        )
-    )
-    for part in report["breakdown"]:
-        rows.append(row("pac", part["platform"], part["model_version"], part["pac"]))
-        rows.append(row("ctr", part["platform"], part["model_version"], part["ctr"]))
-    return rows
-
-
-def run_scheduled(
-    db: Database, now_ms: int, settings: Settings, k: int = 10
-) -> list[dict[str, Any]]:
-    """Compute and store (idempotently) every scheduled window; returns the stored rows."""
-    attribution_ms = int(settings.attribution_window_hours * HOUR_MS)
-    stored: list[dict[str, Any]] = []
-    for window in scheduled_windows(now_ms, attribution_ms):
-
-        def compute(conn: sqlite3.Connection, window: Window = window) -> dict[str, Any]:
-            return window_metrics(conn, window, k, None, settings)
-
-        report = db.read(compute)
-        rows = metric_rows(window, report, now_ms)
-
-        def save(conn: sqlite3.Connection, rows: list[dict[str, Any]] = rows) -> None:
-            for row in rows:
-                execute(conn, "metrics/precision_at_curation", "upsert_metric", row)
-
-        db.write(save)
-        stored.extend(rows)
-    return stored

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from functions.common.clock import to_iso
 from functions.common.http.schemas import Reason, RecommendationResponse, RecommendedItem
-from functions.common.serving.model_runtime import ServingModel, serving_models
+from functions.common.serving.model_runtime import ServingModel, ab_arm, serving_models
 from functions.common.serving.popularity import ANY_PLATFORM, popular_items, top_popular_ids
 from functions.common.serving.snapshot_refresh import serving_snapshots
 from functions.common.settings import Settings
@@ -42,6 +42,7 @@ class Candidate:
     score: float
     reason: Reason
     kind: str | None
+    propensity: float = 1.0  # P(the policy put this item in this slot): 1 unless drawn
 
 
 def _newest(db: Database, request: FeedRequest, limit: int, taken: set[str]) -> list[sqlite3.Row]:
@@ -70,6 +71,7 @@ def _seen_items(request: FeedRequest, db: Database) -> set[str]:
 class Feed:
     items: list[Candidate]
     model_version: str
+    arm: str | None = None  # the user's A/B arm while a test runs (model_runtime.ab_arm)
 
 
 def _model_candidates(
@@ -113,17 +115,23 @@ def _exploration(
     db: Database,
     settings: Settings,
     taken: set[str],
+    seed: str,
 ) -> list[Candidate]:
-    """Up to int(k x exploration_share) items the model has never seen, drawn at random from
-    those among the EXPLORATION_POOL newest visible unseen items, so that new items share the
-    exposure."""
+    """Up to int(k x exploration_share) items the model has never seen, drawn uniformly
+    without replacement from those among the EXPLORATION_POOL newest visible unseen items, so
+    that new items share the exposure. The draw is seeded by ``seed`` (the recommendation id:
+    a logged feed can be replayed), and each drawn item's propensity, the chance that it filled
+    its slot, is 1 / the pool's size."""
     slots = int(request.k * settings.exploration_share)
     if slots == 0:
         return []
     newest = _newest(db, request, EXPLORATION_POOL, taken)
     new = [r for r in newest if r["item_id"] not in model.item_index]
-    picked = random.sample(new, min(slots, len(new)))
-    return [Candidate(r["item_id"], 0.0, "exploration", r["kind"]) for r in picked]
+    picked = random.Random(seed).sample(new, min(slots, len(new)))
+    return [
+        Candidate(r["item_id"], 0.0, "exploration", r["kind"], propensity=1.0 / len(new))
+        for r in picked
+    ]
 
 
 def _interleave(items: list[Candidate], extra: list[Candidate], k: int) -> list[Candidate]:
@@ -147,10 +155,12 @@ def _popular(
     return [Candidate(i.item_id, round(i.score, 6), "popular", i.kind) for i in items]
 
 
-def choose_items(request: FeedRequest, db: Database, settings: Settings, now_ms: int) -> Feed:
+def choose_items(
+    request: FeedRequest, db: Database, settings: Settings, now_ms: int, seed: str = ""
+) -> Feed:
     """The trained model's ranking (or in-session picks for users it does not know), then
-    popular items, then the newest; exploration slots for items newer than the model. Never
-    seen (if asked) or hidden items."""
+    popular items, then the newest; exploration slots for items newer than the model, drawn
+    with ``seed``. Never seen (if asked) or hidden items."""
     seen = _seen_items(request, db)
     slot = serving_models(db, settings).for_user(request.user_id, settings)
     model = slot.model
@@ -185,17 +195,18 @@ def choose_items(request: FeedRequest, db: Database, settings: Settings, now_ms:
         chosen += [Candidate(r["item_id"], 0.0, "fresh", r["kind"]) for r in newest]
     explore = []
     if model is not None:
-        explore = _exploration(model, request, db, settings, {c.item_id for c in chosen})
-    return Feed(_interleave(chosen, explore, request.k), version)
+        explore = _exploration(model, request, db, settings, {c.item_id for c in chosen}, seed)
+    return Feed(_interleave(chosen, explore, request.k), version, ab_arm(request.user_id, settings))
 
 
 def recommend(
     request: FeedRequest, db: Database, settings: Settings, now_ms: int
 ) -> RecommendationResponse:
-    feed = choose_items(request, db, settings, now_ms)
+    recommendation_id = uuid.uuid4().hex
+    feed = choose_items(request, db, settings, now_ms, seed=recommendation_id)
     candidates = feed.items
     response = RecommendationResponse(
-        recommendation_id=uuid.uuid4().hex,
+        recommendation_id=recommendation_id,
         user_id=request.user_id,
         model_version=feed.model_version,
         platform=request.platform or ANY_PLATFORM,
@@ -208,14 +219,19 @@ def recommend(
             for i, c in enumerate(candidates, start=1)
         ],
     )
-    db.write(lambda conn: record_impressions(conn, response, request, now_ms))
+    db.write(lambda conn: record_impressions(conn, response, request, now_ms, feed))
     return response
 
 
 def record_impressions(
-    conn: sqlite3.Connection, response: RecommendationResponse, request: FeedRequest, now_ms: int
+    conn: sqlite3.Connection,
+    response: RecommendationResponse,
+    request: FeedRequest,
+    now_ms: int,
+    feed: Feed,
 ) -> None:
-    """The feed row and one impression per returned item, exactly as the response carries them."""
+    """The feed row and one impression per returned item, exactly as the response carries them,
+    with the user's A/B arm and each slot's propensity (what the evaluation needs)."""
     filters = {
         "kind": request.kind,
         "category": request.category,
@@ -233,9 +249,10 @@ def record_impressions(
             "model_version": response.model_version,
             "request": json.dumps(filters),
             "served_ms": now_ms,
+            "arm": feed.arm,
         },
     )
-    for item in response.items:
+    for item, candidate in zip(response.items, feed.items, strict=True):
         execute(
             conn,
             "recommend",
@@ -250,5 +267,7 @@ def record_impressions(
                 "model_version": response.model_version,
                 "platform": response.platform,
                 "served_ms": now_ms,
+                "arm": feed.arm,
+                "propensity": candidate.propensity,
             },
         )

@@ -1,23 +1,48 @@
--- Precision at Curation and click-through over impressions served in [:from_ms, :to_ms).
+-- Precision at Curation and the other feed metrics over impressions served in
+-- [:from_ms, :to_ms) (DESIGN.md section 3), computed in two steps: fill_window_outcomes settles
+-- every impression (position <= :k) as engaged / clicked or not, once per window, into
+-- temp.window_outcomes; every metric below is then one GROUP BY over that table.
 --
--- An impression (position <= :k) is a hit when the same user sent a positive event for the same
--- item within :window_ms after the impression (and at most :skew_ms before it, for client clock
--- skew), attributed like this:
+-- An impression is a hit when the same user sent a positive event for the same item within
+-- :window_ms after the impression (and at most :skew_ms before it, for client clock skew),
+-- attributed like this:
 --   * an event that carries a recommendation_id counts for that recommendation only;
 --   * an event without one counts for the most recent impression of that item for that user at
 --     or before the event (plus :skew_ms), so a superseded earlier impression gets no credit.
--- impressions has (recommendation_id, item_id) as its primary key, so counts are deduplicated.
+-- impressions has (recommendation_id, item_id) as its primary key, and an impression is engaged
+-- or not (MAX over its events), so duplicate events never count twice.
 
--- name: pac_by_slice
+-- name: create_window_outcomes
+CREATE TEMP TABLE IF NOT EXISTS window_outcomes (
+    recommendation_id TEXT NOT NULL,
+    item_id           TEXT NOT NULL,
+    user_id           TEXT NOT NULL,
+    platform          TEXT NOT NULL,
+    model_version     TEXT NOT NULL,
+    arm               TEXT NOT NULL,
+    position          INTEGER NOT NULL,
+    score             REAL NOT NULL,
+    engaged           INTEGER NOT NULL,
+    clicked           INTEGER NOT NULL,
+    PRIMARY KEY (recommendation_id, item_id)
+);
+
+-- name: clear_window_outcomes
+DELETE FROM temp.window_outcomes;
+
+-- name: fill_window_outcomes
+INSERT INTO temp.window_outcomes (recommendation_id, item_id, user_id, platform, model_version,
+                                  arm, position, score, engaged, clicked)
 WITH shown AS (
-    SELECT i.recommendation_id, i.item_id, i.user_id, i.served_ms, i.platform, i.model_version
+    SELECT i.recommendation_id, i.item_id, i.user_id, i.served_ms, i.platform, i.model_version,
+           COALESCE(i.arm, 'none') AS arm, i.position, i.score
     FROM impressions i
     WHERE i.served_ms >= :from_ms AND i.served_ms < :to_ms
       AND i.position <= :k
       AND (:platform IS NULL OR i.platform = :platform)
 ),
 credited AS (
-    SELECT s.recommendation_id, s.item_id, s.platform, s.model_version,
+    SELECT s.recommendation_id, s.item_id,
         MAX(CASE WHEN e.event_type IN (:positive_types) THEN 1 ELSE 0 END) AS engaged,
         MAX(CASE WHEN e.event_type IN (:click_types) THEN 1 ELSE 0 END) AS clicked
     FROM shown s
@@ -33,39 +58,98 @@ credited AS (
                 AND later.item_id = s.item_id
                 AND later.served_ms > s.served_ms
                 AND later.served_ms <= e.ts_ms + :skew_ms))
-    GROUP BY s.recommendation_id, s.item_id, s.platform, s.model_version
+    GROUP BY s.recommendation_id, s.item_id
 )
-SELECT s.platform, s.model_version,
-       COUNT(*) AS impressions,
-       COALESCE(SUM(c.engaged), 0) AS engaged,
-       COALESCE(SUM(c.clicked), 0) AS clicked
+SELECT s.recommendation_id, s.item_id, s.user_id, s.platform, s.model_version, s.arm,
+       s.position, s.score, COALESCE(c.engaged, 0), COALESCE(c.clicked, 0)
 FROM shown s
 LEFT JOIN credited c
-  ON c.recommendation_id = s.recommendation_id AND c.item_id = s.item_id
-GROUP BY s.platform, s.model_version
-ORDER BY s.platform, s.model_version;
+  ON c.recommendation_id = s.recommendation_id AND c.item_id = s.item_id;
+
+-- name: outcomes_by_slice
+-- PaC and CTR counts per platform, model version and A/B arm ('none' outside a test).
+SELECT platform, model_version, arm,
+       COUNT(*) AS impressions, SUM(engaged) AS engaged, SUM(clicked) AS clicked
+FROM temp.window_outcomes
+GROUP BY platform, model_version, arm
+ORDER BY platform, model_version, arm;
+
+-- name: outcomes_by_position
+SELECT position, COUNT(*) AS impressions, SUM(engaged) AS engaged, SUM(clicked) AS clicked
+FROM temp.window_outcomes
+GROUP BY position
+ORDER BY position;
 
 -- name: items_shown
-SELECT COUNT(DISTINCT i.item_id) AS items
-FROM impressions i
-WHERE i.served_ms >= :from_ms AND i.served_ms < :to_ms
-  AND i.position <= :k
-  AND (:platform IS NULL OR i.platform = :platform);
+SELECT COUNT(DISTINCT item_id) AS items FROM temp.window_outcomes;
 
 -- name: catalog_size
 SELECT COUNT(*) AS items FROM items WHERE hidden = 0;
 
--- name: upsert_metric
-INSERT INTO metrics (name, granularity, window_start_ms, window_end_ms, platform, model_version,
-                     k, value, numerator, denominator, ci_low, ci_high, final, computed_ms)
-VALUES (:name, :granularity, :window_start_ms, :window_end_ms, :platform, :model_version,
-        :k, :value, :numerator, :denominator, :ci_low, :ci_high, :final, :computed_ms)
-ON CONFLICT (name, granularity, window_start_ms, platform, model_version, k) DO UPDATE SET
-    window_end_ms = excluded.window_end_ms,
-    value = excluded.value,
-    numerator = excluded.numerator,
-    denominator = excluded.denominator,
-    ci_low = excluded.ci_low,
-    ci_high = excluded.ci_high,
-    final = excluded.final,
-    computed_ms = excluded.computed_ms;
+-- name: feed_auc
+-- Online AUC: within each feed that has both an engaged and an unengaged impression, the
+-- probability that an engaged item was served with a higher score than an unengaged one (ties
+-- count half: the Mann-Whitney statistic with mid-ranks); summed per slice, with the number of
+-- such feeds, so that the caller takes the mean. Within a feed, because scores of different
+-- feeds (popularity counts, model logits) are not on one scale.
+WITH ranked AS (
+    SELECT recommendation_id, platform, model_version, arm, engaged,
+           RANK() OVER (PARTITION BY recommendation_id ORDER BY score)
+             + (COUNT(*) OVER (PARTITION BY recommendation_id, score) - 1) / 2.0 AS mid_rank
+    FROM temp.window_outcomes
+),
+feeds AS (
+    SELECT platform, model_version, arm,
+           SUM(engaged) AS positives, COUNT(*) - SUM(engaged) AS negatives,
+           SUM(CASE WHEN engaged = 1 THEN mid_rank ELSE 0 END) AS positive_ranks
+    FROM ranked
+    GROUP BY recommendation_id, platform, model_version, arm
+)
+SELECT platform, model_version, arm,
+       SUM((positive_ranks - positives * (positives + 1) / 2.0) / (positives * negatives))
+           AS auc_sum,
+       COUNT(*) AS feeds
+FROM feeds
+WHERE positives > 0 AND negatives > 0
+GROUP BY platform, model_version, arm
+ORDER BY platform, model_version, arm;
+
+-- name: novelty
+-- Novelty: the mean popularity rank of the impressed items (1 = the most engaged item), where
+-- popularity is the positive events received per item in the :novelty_ms before the window's
+-- end (reproducible for any past window); an item without any ranks after the last ranked one.
+WITH popularity AS (
+    SELECT item_id, RANK() OVER (ORDER BY COUNT(*) DESC) AS popularity_rank
+    FROM events
+    WHERE received_ms >= :to_ms - :novelty_ms AND received_ms < :to_ms
+      AND event_type IN (:positive_types)
+    GROUP BY item_id
+),
+unranked AS (SELECT COUNT(*) + 1 AS popularity_rank FROM popularity)
+SELECT o.platform, o.model_version, o.arm,
+       SUM(COALESCE(p.popularity_rank, u.popularity_rank)) AS rank_sum, COUNT(*) AS impressions
+FROM temp.window_outcomes o
+CROSS JOIN unranked u
+LEFT JOIN popularity p ON p.item_id = o.item_id
+GROUP BY o.platform, o.model_version, o.arm
+ORDER BY o.platform, o.model_version, o.arm;
+
+-- name: diversity
+-- Intra-list diversity: per feed, the share of its category labels (item_categories, over its
+-- impressions up to k) that are distinct: 1 when no category repeats, 1/k when every item has
+-- the same single one. Summed per slice with the number of feeds that have any label.
+WITH labels AS (
+    SELECT o.recommendation_id, o.platform, o.model_version, o.arm, c.category
+    FROM temp.window_outcomes o
+    JOIN item_categories c ON c.item_id = o.item_id
+),
+feeds AS (
+    SELECT platform, model_version, arm,
+           COUNT(DISTINCT category) * 1.0 / COUNT(*) AS distinct_share
+    FROM labels
+    GROUP BY recommendation_id, platform, model_version, arm
+)
+SELECT platform, model_version, arm, SUM(distinct_share) AS share_sum, COUNT(*) AS feeds
+FROM feeds
+GROUP BY platform, model_version, arm
+ORDER BY platform, model_version, arm;

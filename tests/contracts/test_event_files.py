@@ -10,7 +10,7 @@ from functions.ingest.app import handler as ingest
 from functions.metrics.app import handler as metrics
 from functions.recommend.app import handler as recommend
 from tests.conftest import FIXED_NOW_MS
-from tests.utils.factories import add_events, add_items
+from tests.utils.factories import add_events, add_impressions, add_items
 from training.local.lambda_invoke import EVENTS_DIR, FakeLambdaContext, invoke, load_event
 
 HANDLERS = {"ingest": ingest, "recommend": recommend, "metrics": metrics}
@@ -33,7 +33,8 @@ EXPECTED = {
     "recommend_get_jwt_other_user": (403, {"error", "message", "errors"}),
     "ingest_post_events_jwt": (200, {"stored", "results"}),
     "ingest_post_events_jwt_other_user": (403, {"error", "message", "errors"}),
-    "metrics_get": (200, {"pac", "ctr", "coverage", "breakdown"}),
+    "metrics_get": (200, {"pac", "ctr", "coverage", "breakdown", "by_position", "online_auc"}),
+    "metrics_compare": (200, {"a", "b", "pac", "ctr", "sample_ratio", "warnings"}),
     "metrics_get_platform": (200, {"pac", "ctr", "coverage", "breakdown"}),
 }
 SCHEDULED = {"metrics_scheduled", "metrics_refresh_snapshots"}
@@ -78,6 +79,9 @@ def test_http_event_file(world, name):
 
 
 def test_scheduled_event_file(world):
+    # nothing served yet: nothing to evaluate
+    assert metrics(load_event("metrics_scheduled"), FakeLambdaContext())["stored"] == 0
+    add_impressions(world, "r1", "crowd1", ["i00001", "i00002"], FIXED_NOW_MS - 30 * 3_600_000)
     response = metrics(load_event("metrics_scheduled"), FakeLambdaContext())
     assert response["stored"] > 0
     assert {w["granularity"] for w in response["windows"]} == {"hour", "day"}

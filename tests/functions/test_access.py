@@ -43,6 +43,7 @@ FUNCTION_OF = {
     "/recommendations/{user_id}": "recommend",
     "/health": "recommend",
     "/metrics": "metrics",
+    "/metrics/compare": "metrics",
 }
 PROTECTED = [route for route in ROUTES if route.scope is not None]
 OTHER_SCOPE = {"ingest": "read", "read": "metrics", "metrics": "ingest", "admin": "ingest"}
@@ -52,9 +53,16 @@ def concrete(template: str) -> str:
     return template.replace("{user_id}", "u1")
 
 
+QUERIES = {"/metrics/compare": {"a": "m1", "b": "m2"}}  # the required parameters
+
+
 def request_event(route: door.Route, key: str | None) -> dict[str, Any]:
     return http_event(
-        route.method, concrete(route.template), body=BODIES.get(route.template), api_key=key
+        route.method,
+        concrete(route.template),
+        body=BODIES.get(route.template),
+        query=QUERIES.get(route.template),
+        api_key=key,
     )
 
 
@@ -136,7 +144,11 @@ def test_every_fastapi_app_refuses_without_a_key(keys, name):
             response = client.request(route.method, path, json=body, headers=headers)
             assert response.status_code == status, (route, headers, response.text)
         response = client.request(
-            route.method, path, json=body, headers={"x-api-key": keys["admin"]}
+            route.method,
+            path,
+            json=body,
+            params=QUERIES.get(route.template),
+            headers={"x-api-key": keys["admin"]},
         )
         assert response.status_code < 400, response.text
 

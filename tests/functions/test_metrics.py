@@ -1,4 +1,6 @@
-"""Precision at Curation on a hand-computed fixture, the metrics API and the scheduled run."""
+"""The feed metrics on a hand-computed fixture (PaC, CTR, by position, online AUC, coverage,
+novelty, diversity, breakdowns), the metrics API, and the scheduled run (idempotent, catching up
+after a gap)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ import pytest
 
 from functions.common.clock import DAY_MS, HOUR_MS, MINUTE_MS, to_iso
 from functions.metrics.app import handler
-from functions.metrics.logic import Window, scheduled_windows, window_metrics
+from functions.metrics.logic import Window, window_metrics
 from functions.metrics.maths import proportion, wilson_interval
+from functions.metrics.schedule import run_scheduled, scheduled_windows
 from tests.conftest import FIXED_NOW_MS
 from tests.utils.factories import add_events, add_impressions, add_items, count
 from training.local.lambda_invoke import FakeLambdaContext, http_event, invoke, load_event
@@ -46,7 +49,14 @@ def served(db):
     add_items(
         db,
         [{"item_id": f"x{n}"} for n in range(6)]
-        + [{"item_id": i} for i in ("a1", "a2", "a3", "a4", "b1", "b2")]
+        + [
+            {"item_id": "a1", "categories": ["news"]},
+            {"item_id": "a2", "categories": ["news", "sport"]},
+            {"item_id": "a3", "categories": ["sport"]},
+            {"item_id": "a4"},
+            {"item_id": "b1", "categories": ["film"]},
+            {"item_id": "b2", "categories": ["film"]},
+        ]
         + [{"item_id": "gone", "hidden": 1}],
     )
     add_impressions(db, "r1", "A", ["a1", "a2", "a3"], T0)  # web, m1
@@ -184,15 +194,108 @@ def test_metrics_event_files(served):
     assert invoke(handler, "metrics_get_platform")[0] == 200
 
 
-def test_scheduled_windows_cover_latest_and_finalised():
-    windows = scheduled_windows(FIXED_NOW_MS + 5 * MINUTE_MS, 24 * HOUR_MS)
-    got = {(w.granularity, to_iso(w.start_ms), w.final) for w in windows}
-    assert got == {
-        ("hour", "2026-11-22T11:00:00.000Z", False),
-        ("hour", "2026-11-21T11:00:00.000Z", True),
-        ("day", "2026-11-21T00:00:00.000Z", False),
-        ("day", "2026-11-20T00:00:00.000Z", True),
+def test_pac_by_position_and_per_arm(served, settings):
+    got = report(served, settings)
+    by_position = {
+        p["position"]: (p["pac"]["numerator"], p["pac"]["denominator"]) for p in got["by_position"]
     }
+    # position 1: r1/a1, r2/a1 (hit), r3/b1; 2: r1/a2 (hit), r2/a4, r3/b2 (hit); 3: r1/a3
+    assert by_position == {1: (1, 3), 2: (2, 3), 3: (0, 1)}
+    assert {b["arm"] for b in got["breakdown"]} == {None}  # served while no A/B test ran
+
+
+def test_online_auc_novelty_and_diversity_on_hand_values(served, settings):
+    got = report(served, settings)
+    # scores are 1/position. r1: a2 (0.5) engaged against a1 (1) and a3 (1/3): AUC 1/2;
+    # r2: a1 (1) engaged against a4 (0.5): 1; r3: b2 (0.5) engaged against b1 (1): 0
+    assert got["online_auc"] == {"value": pytest.approx(0.5), "count": 3}
+    slices = {(b["platform"], b["model_version"]): b for b in got["breakdown"]}
+    assert slices[("web", "m1")]["online_auc"]["value"] == pytest.approx(0.75)
+    assert slices[("ios", "m2")]["online_auc"]["value"] == pytest.approx(0.0)
+    # positive events received in the week before the window's end (T0 + 2 h, exclusive):
+    # a2 twice (like, share), a1 once (C's like), b2 once: ranks a2 1, a1 and b2 2 (tied),
+    # every other item 4. Impressions: 2 + 1 + 4 | 2 + 4 | 4 + 2 = 19 over 7
+    assert got["novelty"]["value"] == pytest.approx(19 / 7)
+    # category labels per feed: r1 news, news, sport, sport (2 distinct of 4); r2 news (a4 has
+    # none: 1 of 1); r3 film, film (1 of 2)
+    assert got["diversity"] == {"value": pytest.approx((0.5 + 1 + 0.5) / 3), "count": 3}
+
+
+def test_a_late_duplicate_or_unattributed_event_changes_nothing_it_should_not(served, settings):
+    before = report(served, settings)["pac"]
+    add_events(
+        served,
+        [  # the same hit again with another event id, and a view 23 h later: still one hit
+            {
+                "user_id": "A",
+                "item_id": "a2",
+                "event_type": "like",
+                "ts_ms": T0 + 31 * MINUTE_MS,
+                "recommendation_id": "r1",
+            },
+            {
+                "user_id": "A",
+                "item_id": "a2",
+                "event_type": "view",
+                "ts_ms": T0 + 23 * HOUR_MS,
+                "recommendation_id": "r1",
+            },
+            # late but inside the attribution window: r2/a4 becomes a hit
+            {"user_id": "A", "item_id": "a4", "event_type": "view", "ts_ms": T0 + 20 * HOUR_MS},
+        ],
+    )
+    after = report(served, settings)["pac"]
+    assert (after["numerator"], after["denominator"]) == (before["numerator"] + 1, 7)
+
+
+def test_scheduled_windows_resume_after_the_last_final_one():
+    now = FIXED_NOW_MS + 5 * MINUTE_MS  # 2026-11-22T12:05
+    fresh = scheduled_windows(now, 24 * HOUR_MS, {}, first_ms=now - 3 * HOUR_MS)
+    assert [(w.granularity, to_iso(w.start_ms), w.final) for w in fresh] == [
+        ("hour", "2026-11-22T09:00:00.000Z", False),
+        ("hour", "2026-11-22T10:00:00.000Z", False),
+        ("hour", "2026-11-22T11:00:00.000Z", False),
+    ]  # the day holding the first impression is not complete yet: no day window
+    gap = scheduled_windows(
+        now, 24 * HOUR_MS, {"hour": now - 100 * HOUR_MS, "day": None}, first_ms=None
+    )
+    hours = [w for w in gap if w.granularity == "hour"]
+    assert len(hours) == 72 and hours[0].start_ms == floor_hour(now - 100 * HOUR_MS)
+    assert all(w.final for w in hours)  # the oldest 72 of ~100; the rest wait for the next run
+    assert scheduled_windows(now, 24 * HOUR_MS, {}, first_ms=None) == []
+
+
+def floor_hour(ms):
+    return ms - ms % HOUR_MS
+
+
+def test_the_scheduled_run_catches_up_after_a_gap_and_is_idempotent(served, settings):
+    now = T0 + 5 * DAY_MS  # five days after the fixture's impressions: no run since
+    small = {"hour": 48, "day": 2}
+    first = run_scheduled(served, now, settings, max_windows=small)
+    days = sorted({r["window_start_ms"] for r in first if r["granularity"] == "day"})
+    assert len(days) == 2 and days[0] == T0 - T0 % DAY_MS  # the fixture's day first
+    second = run_scheduled(served, now, settings, max_windows=small)
+    later = sorted({r["window_start_ms"] for r in second if r["granularity"] == "day"})
+    assert later[0] == days[-1] + DAY_MS  # resumed after the last final day, none skipped
+    rows = count(served, "metrics")
+    for _ in range(10):  # five days of hours at 48 a run: caught up within four more runs
+        latest = run_scheduled(served, now, settings, max_windows=small)
+    caught_up = count(served, "metrics")
+    assert caught_up > rows
+    # caught up: a run now recomputes only the windows whose attribution is still open
+    assert latest and all(not r["final"] for r in latest)
+    assert all(r["window_end_ms"] + DAY_MS > now for r in latest)
+    run_scheduled(served, now, settings, max_windows=small)
+    assert count(served, "metrics") == caught_up  # upserted, not duplicated
+    pac_days = served.conn.execute(
+        "SELECT window_start_ms, numerator, denominator FROM metrics WHERE name = 'pac' "
+        "AND granularity = 'day' AND platform = 'all' AND model_version = 'all' "
+        "AND arm = 'all' AND position = 0 ORDER BY window_start_ms"
+    ).fetchall()
+    starts = [r[0] for r in pac_days]
+    assert starts == list(range(starts[0], starts[-1] + DAY_MS, DAY_MS))  # no hole
+    assert sum(r[1] for r in pac_days) == 3 and sum(r[2] for r in pac_days) == 7
 
 
 def test_scheduled_run_stores_idempotently_and_emits_emf(served, capsys):

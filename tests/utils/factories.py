@@ -95,7 +95,13 @@ def add_impressions(
     served_ms: int,
     platform: str = "web",
     model_version: str = "m1",
+    arm: str | None = None,
+    scores: list[float] | None = None,
+    propensities: list[float] | None = None,
 ) -> None:
+    """One logged feed: its row and an impression per item at positions 1, 2, ... (scores
+    1/position unless given; propensity 1 unless given)."""
+
     def write(conn: Any) -> None:
         execute(
             conn,
@@ -109,6 +115,7 @@ def add_impressions(
                 "model_version": model_version,
                 "request": "{}",
                 "served_ms": served_ms,
+                "arm": arm,
             },
         )
         for position, item_id in enumerate(item_ids, start=1):
@@ -121,11 +128,13 @@ def add_impressions(
                     "item_id": item_id,
                     "user_id": user_id,
                     "position": position,
-                    "score": 1.0 / position,
+                    "score": scores[position - 1] if scores else 1.0 / position,
                     "reason": "popular",
                     "model_version": model_version,
                     "platform": platform,
                     "served_ms": served_ms,
+                    "arm": arm,
+                    "propensity": propensities[position - 1] if propensities else 1.0,
                 },
             )
 

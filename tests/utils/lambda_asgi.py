@@ -26,7 +26,7 @@ def function_for(path: str) -> Any:
 
     if path in ("/events", "/items", "/users") or path.startswith("/users/"):
         return ingest
-    if path == "/metrics":
+    if path in ("/metrics", "/metrics/compare"):
         return metrics
     return recommend
 

@@ -1,4 +1,4 @@
-"""``mediarec benchmark ingest|quality|serving``: each prints a table and writes JSON."""
+"""``mediarec benchmark ingest|quality|serving|metrics``: each prints a table and writes JSON."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from training.cli.imports import add_column_flags, column_map
-from training.cli.options import Commands
+from training.cli.options import PROGRESS, Commands
 
 
 def cmd_benchmark_ingest(args: argparse.Namespace) -> int:
@@ -64,6 +64,15 @@ def cmd_benchmark_serving(args: argparse.Namespace) -> int:
 
     run_serving_benchmark(
         args.items, args.events, args.users, args.cold_runs, args.requests, args.out
+    )
+    return 0
+
+
+def cmd_benchmark_metrics(args: argparse.Namespace) -> int:
+    from training.benchmarks.metrics import run_metrics_benchmark
+
+    run_metrics_benchmark(
+        args.impressions, args.engagements, args.days, args.out, progress=not args.quiet
     )
     return 0
 
@@ -158,3 +167,19 @@ def register(commands: Commands) -> None:
     )
     serving.add_argument("--requests", type=int, default=2000, help="warm requests per size")
     _add_out_option(serving, "serving")
+
+    metrics = group.add(
+        "metrics",
+        "the online evaluation over a synthetic impression log: the scheduled run (catch-up and "
+        "steady state), one day of GET /metrics and of GET /metrics/compare",
+        func=cmd_benchmark_metrics,
+        parents=(PROGRESS,),
+    )
+    metrics.add_argument(
+        "--impressions", type=_positive, default=10_000_000, help="impressions in the log"
+    )
+    metrics.add_argument(
+        "--engagements", type=_positive, default=1_000_000, help="positive events in the log"
+    )
+    metrics.add_argument("--days", type=_positive, default=30, help="days the log spans")
+    _add_out_option(metrics, "metrics")

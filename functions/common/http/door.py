@@ -65,6 +65,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/recommendations/{user_id}", "read", end_user="path"),
     Route("GET", "/health", None),
     Route("GET", "/metrics", "metrics"),
+    Route("GET", "/metrics/compare", "metrics"),
 )
 PUBLIC_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"})
 """Served by `mediarec serve` (and by the FastAPI apps); API Gateway has no route to them."""

@@ -61,6 +61,10 @@ def describe_access(schema: dict[str, Any]) -> None:
                 responses.setdefault(status, _error_response(_ANSWERS[status]))
 
 
+WINDOW_PATHS = frozenset({"/metrics", "/metrics/compare"})
+"""Routes whose ``from`` and ``to`` make a window of any two times (functions/metrics/app.py)."""
+
+
 def describe_deployment(schema: dict[str, Any], settings: Settings, now_ms: int) -> None:
     """The configured platforms and event types as enums, the batch limits, the accepted times
     as of ``now_ms`` and the attribute values, in place."""
@@ -71,9 +75,9 @@ def describe_deployment(schema: dict[str, Any], settings: Settings, now_ms: int)
             for parameter in operation.get("parameters", []):
                 name, where = parameter.get("name"), parameter.get("in")
                 if name == "platform" and where == "query":
-                    extra = ["any"] if path == "/metrics" else []
+                    extra = ["any"] if path in WINDOW_PATHS else []
                     _set_enum(parameter.get("schema", {}), [*settings.platforms, *extra])
-                elif path == "/metrics" and name in ("from", "to") and where == "query":
+                elif path in WINDOW_PATHS and name in ("from", "to") and where == "query":
                     parameter["schema"] = values.window_time(parameter.get("description", ""))
             body = operation.get("requestBody", {}).get("content", {}).get("application/json")
             if body is not None:

@@ -144,8 +144,8 @@ class ModelRegistry:
 
     def for_user(self, user_id: str, settings: Settings) -> ModelSlot:
         """The slot serving ``user_id``: the A/B version for its share of users (when loaded)."""
-        use_ab = settings.ab_model_version and self.ab.model is not None
-        return self.ab if use_ab and ab_bucket(user_id) < settings.ab_share else self.active
+        use_ab = self.ab.model is not None and ab_arm(user_id, settings) == "b"
+        return self.ab if use_ab else self.active
 
 
 def data_read_ms(manifest: Manifest, registered_ms: int | None) -> int:
@@ -154,6 +154,14 @@ def data_read_ms(manifest: Manifest, registered_ms: int | None) -> int:
     that every deletion tombstone applies to the model."""
     known = [t for t in (manifest.data_read_ms, registered_ms) if t is not None]
     return int(min(known)) if known else 0
+
+
+def ab_arm(user_id: str, settings: Settings) -> str | None:
+    """The user's arm while an A/B test is configured: "b" (MEDIAREC_AB_MODEL_VERSION) for the
+    ``ab_share`` of users with the lowest :func:`ab_bucket`, else "a"; None without a test."""
+    if not settings.ab_model_version:
+        return None
+    return "b" if ab_bucket(user_id) < settings.ab_share else "a"
 
 
 def ab_bucket(user_id: str) -> float:
