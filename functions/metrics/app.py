@@ -20,6 +20,7 @@ from functions.metrics.emit import emit_metric_rows
 from functions.metrics.key_jobs import KEY_JOBS, run_key_job
 from functions.metrics.logic import Window, window_metrics
 from functions.metrics.schedule import MAX_WINDOWS, run_scheduled
+from functions.metrics.stored import stored_metrics
 
 router = APIRouter(tags=["metrics"])
 MAX_WINDOW_DAYS = 366
@@ -63,10 +64,21 @@ async def get_metrics(
     to: ToParam = None,
     platform: PlatformParam = None,
     k: KParam = 10,
+    fresh: Annotated[
+        bool,
+        Query(description="recompute an hour or day window the schedule has already stored"),
+    ] = False,
 ) -> dict[str, Any]:
     _platform(platform, settings)
     window = _window(from_, to, settings)
-    return db.read(lambda conn: window_metrics(conn, window, k, platform, settings))
+
+    def answer(conn: Any) -> dict[str, Any]:
+        stored = None if fresh or platform else stored_metrics(conn, window, k, settings)
+        if stored is not None:
+            return stored
+        return {**window_metrics(conn, window, k, platform, settings), "source": "computed"}
+
+    return db.read(answer)
 
 
 def _window(from_: str | None, to: str | None, settings: Any) -> Window:

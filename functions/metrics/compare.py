@@ -33,35 +33,65 @@ def compare_versions(
     settings: Settings,
     expected_b_share: float | None = None,
 ) -> dict[str, Any]:
+    """The comparison of ``a`` (the control) and ``b``. While an A/B test ran in the window
+    (impressions carry logged arms), the arms are the logged ones, every impression of a user
+    in arm b counting for b whatever version served it (intention to treat: a b user answered
+    by popularity is still b); without logged arms, the users each version served (not
+    randomised, said in a warning)."""
     fill_outcomes(conn, window, k, platform, settings)
-    rows = fetch_all(conn, QUERIES, "user_outcomes", {"a": a, "b": b})
-    per_user: dict[str, dict[str, list[tuple[int, int, int]]]] = defaultdict(dict)
-    by_version: dict[str, list[tuple[int, int, int]]] = {a: [], b: []}
+    served: dict[str, dict[str, int]] = defaultdict(dict)
+    for row in fetch_all(conn, QUERIES, "served_versions_by_arm"):
+        served[row["arm"]][row["model_version"]] = int(row["impressions"])
+    warnings: list[str] = []
+    if served:
+        unit = "logged arm (intention to treat)"
+        rows = fetch_all(conn, QUERIES, "user_outcomes_by_arm")
+        label = {"a": a, "b": b}
+        groups = {a: "a", b: "b"}
+        for arm, version in label.items():
+            mix = served.get(arm, {})
+            if mix and max(mix, key=lambda v: mix[v]) != version:
+                warnings.append(
+                    f"arm {arm} was mostly served {max(mix, key=lambda v: mix[v])}, not {version}"
+                )
+        key = "arm"
+    else:
+        unit = "served version (no A/B arms logged: not randomised)"
+        rows = fetch_all(conn, QUERIES, "user_outcomes", {"a": a, "b": b})
+        groups = {a: a, b: b}
+        key = "model_version"
+        warnings.append(
+            "no A/B test was running in this window: the users each version served were not "
+            "randomised, so the difference is observational"
+        )
+    by_group: dict[str, list[tuple[int, int, int]]] = {g: [] for g in groups.values()}
+    seen: dict[str, set[str]] = defaultdict(set)
     for row in rows:
         record = (int(row["engaged"]), int(row["clicked"]), int(row["impressions"]))
-        by_version[row["model_version"]].append(record)
-        per_user[row["user_id"]][row["model_version"]] = [record]
-    both = sum(1 for versions in per_user.values() if len(versions) == 2)
+        by_group.setdefault(row[key], []).append(record)
+        seen[row["user_id"]].add(row[key])
+    both = sum(1 for groups_of_user in seen.values() if len(groups_of_user) == 2)
     arms: dict[str, Any] = {}
     results: dict[str, Any] = {}
+    group_a, group_b = groups[a], groups[b]
     for metric, index in (("pac", 0), ("ctr", 1)):
-        ratio_a = user_ratio([(r[index], r[2]) for r in by_version[a]])
-        ratio_b = user_ratio([(r[index], r[2]) for r in by_version[b]])
-        for version, ratio in ((a, ratio_a), (b, ratio_b)):
-            arms.setdefault(version, {"model_version": version})[metric] = ratio.as_dict()
+        ratio_a = user_ratio([(r[index], r[2]) for r in by_group.get(group_a, [])])
+        ratio_b = user_ratio([(r[index], r[2]) for r in by_group.get(group_b, [])])
+        for name, version, ratio in (("a", a, ratio_a), ("b", b, ratio_b)):
+            arms.setdefault(name, {"model_version": version})[metric] = ratio.as_dict()
         results[metric] = {
             "difference": difference(ratio_a, ratio_b),
             "pooled_z_test": pooled_z_test(
                 ratio_a.numerator, ratio_a.denominator, ratio_b.numerator, ratio_b.denominator
             ),
         }
-    for version in (a, b):
-        arms[version]["users"] = len(by_version[version])
-        arms[version]["impressions"] = sum(r[2] for r in by_version[version])
+    for name, group in (("a", group_a), ("b", group_b)):
+        arms[name]["users"] = len(by_group.get(group, []))
+        arms[name]["impressions"] = sum(r[2] for r in by_group.get(group, []))
+        arms[name]["served_versions"] = served.get(name, {}) if served else {}
     counted = {r["arm"]: int(r["users"]) for r in fetch_all(conn, QUERIES, "users_per_arm")}
     share = settings.ab_share if expected_b_share is None else expected_b_share
     ratio_check = sample_ratio_check(counted.get("a", 0), counted.get("b", 0), share)
-    warnings = []
     if ratio_check["mismatch"]:
         warnings.append(
             f"sample ratio mismatch: {ratio_check['observed_b_share']:.4f} of the users are in "
@@ -72,15 +102,16 @@ def compare_versions(
         warnings.append(f"a and b are both {a}: the difference is zero by construction")
     if both:
         warnings.append(
-            f"{both} users saw both versions; the interval assumes the arms hold different users"
+            f"{both} users are in both groups; the interval assumes the groups hold different users"
         )
     return {
         "from": to_iso(window.start_ms),
         "to": to_iso(window.end_ms),
         "k": k,
         "platform": platform,
-        "a": arms[a],
-        "b": arms[b],
+        "unit_of_assignment": unit,
+        "a": arms["a"],
+        "b": arms["b"],
         "pac": results["pac"],
         "ctr": results["ctr"],
         "users_in_both": both,

@@ -20,8 +20,8 @@ METRICS = {
 
 def emit_metric_rows(rows: Iterable[dict[str, Any]], namespace: str) -> int:
     """One EMF record per stored row that has a value and is not split by arm or position:
-    pooled, per platform, per model version and per both (dimensions Platform and
-    ModelVersion, "all" where not split)."""
+    pooled, per platform and per model version (dimensions Platform and ModelVersion, "all"
+    where not split), stamped with its window's start."""
     emitted = 0
     for row in rows:
         if row["value"] is None or row.get("arm", "all") != "all" or row.get("position", 0):
@@ -35,5 +35,7 @@ def emit_metric_rows(rows: Iterable[dict[str, Any]], namespace: str) -> int:
             metric.add_dimension(name="Platform", value=row["platform"])
             metric.add_dimension(name="ModelVersion", value=row["model_version"])
             metric.add_dimension(name="K", value=str(row["k"]))
+            # the datapoint belongs to its window, not to the run that computed it
+            metric.set_timestamp(int(row["window_start_ms"]))
         emitted += 1
     return emitted

@@ -9,13 +9,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from functions.common.clock import DAY_MS, HOUR_MS, to_iso
+from functions.common import clock
+from functions.common.clock import DAY_MS, HOUR_MS, floor_ms, to_iso
 from functions.common.settings import Settings
 from functions.common.store.db import execute, fetch_all, fetch_one
 from functions.metrics.maths import proportion
 
 QUERIES = "metrics/precision_at_curation"
-NOVELTY_MS = 7 * DAY_MS  # novelty ranks items by the positive events of the week before
+NOVELTY_MS = 7 * DAY_MS  # novelty ranks items by the positive events of the 7 days before
 NO_ARM = "none"  # the stored arm of impressions served while no A/B test ran
 
 
@@ -71,6 +72,26 @@ def fill_outcomes(
     )
 
 
+def popularity_ranks(conn: sqlite3.Connection, end_ms: int, settings: Settings) -> int:
+    """temp.popularity_ranks as of the end of the day ``end_ms`` falls in (an end on a day
+    boundary belongs to the day before), so that a day and each of its hours rank items alike:
+    filled once per ended day and connection (the table holds one day's ranks), afresh on
+    every call for a day still running. Returns that time."""
+    as_of_ms = floor_ms(end_ms - 1, DAY_MS) + DAY_MS
+    execute(conn, QUERIES, "create_popularity_ranks")
+    ranked = fetch_one(conn, QUERIES, "popularity_ranked", {"as_of_ms": as_of_ms})
+    # a day that has not ended yet gains events: its ranks are never reused
+    if not ranked or not ranked["items"] or as_of_ms > clock.now_ms():
+        execute(conn, QUERIES, "clear_popularity_ranks")  # one day's ranks at a time
+        params = {
+            "as_of_ms": as_of_ms,
+            "novelty_ms": NOVELTY_MS,
+            "positive_types": settings.positive_event_types,
+        }
+        execute(conn, QUERIES, "fill_popularity_ranks", params)
+    return as_of_ms
+
+
 def window_metrics(
     conn: sqlite3.Connection, window: Window, k: int, platform: str | None, settings: Settings
 ) -> dict[str, Any]:
@@ -81,12 +102,10 @@ def window_metrics(
     shown = fetch_one(conn, QUERIES, "items_shown")
     catalog = fetch_one(conn, QUERIES, "catalog_size")
     auc = _means(fetch_all(conn, QUERIES, "feed_auc"), "auc_sum", "feeds")
-    novelty_params = {
-        "to_ms": window.end_ms,
-        "novelty_ms": NOVELTY_MS,
-        "positive_types": settings.positive_event_types,
-    }
-    novelty = _means(fetch_all(conn, QUERIES, "novelty", novelty_params), "rank_sum", "impressions")
+    as_of_ms = popularity_ranks(conn, window.end_ms, settings)
+    novelty = _means(
+        fetch_all(conn, QUERIES, "novelty", {"as_of_ms": as_of_ms}), "rank_sum", "impressions"
+    )
     diversity = _means(fetch_all(conn, QUERIES, "diversity"), "share_sum", "feeds")
     impressions = sum(int(r["impressions"]) for r in slices)
     engaged = sum(int(r["engaged"]) for r in slices)

@@ -13,7 +13,7 @@ from typing import Any
 
 from functions.common.clock import DAY_MS, HOUR_MS, floor_ms
 from functions.common.settings import Settings
-from functions.common.store.db import Database, execute, fetch_one
+from functions.common.store.db import Database, execute, fetch_all, fetch_one
 from functions.metrics.logic import NO_ARM, Window, window_metrics
 from functions.metrics.maths import proportion
 
@@ -33,7 +33,9 @@ def scheduled_windows(
 ) -> list[Window]:
     """Per granularity: the complete windows from ``resume_ms`` (the end of the newest final
     window stored; without one, the window holding ``first_ms``, the first impression) up to
-    now, the oldest ``max_windows`` of them. Nothing before the first impression."""
+    now: the oldest ``max_windows`` of those whose attribution has closed (final), and, once
+    that backlog is caught up, every window still open (provisional). Nothing before the first
+    impression."""
     windows: list[Window] = []
     for granularity, size in GRANULARITIES.items():
         latest_end = floor_ms(now_ms, size)
@@ -43,9 +45,14 @@ def scheduled_windows(
                 continue
             resume = first_ms
         start = floor_ms(resume, size)  # a window boundary (first_ms is any time)
-        ends = range(start + size, latest_end + 1, size)
-        for end in list(ends)[: max(0, max_windows.get(granularity, 0))]:
-            windows.append(Window(end - size, end, granularity, end + attribution_ms <= now_ms))
+        ends = list(range(start + size, latest_end + 1, size))
+        closed = [end for end in ends if end + attribution_ms <= now_ms]
+        still_open = [end for end in ends if end + attribution_ms > now_ms]
+        # the backlog of final windows is capped; the open ones are recomputed every run
+        for end in closed[: max(0, max_windows.get(granularity, 0))]:
+            windows.append(Window(end - size, end, granularity, True))
+        if len(closed) <= max_windows.get(granularity, 0):
+            windows += [Window(end - size, end, granularity, False) for end in still_open]
     return windows
 
 
@@ -109,6 +116,48 @@ def metric_rows(window: Window, report: dict[str, Any], computed_ms: int) -> lis
     return [{**base, **row} for row in rows]
 
 
+def composed_day_rows(
+    conn: sqlite3.Connection, window: Window, k: int, computed_ms: int
+) -> list[dict[str, Any]] | None:
+    """A day window's rows from its 24 stored hours (summed counts, sums and counts; Wilson
+    intervals recomputed; coverage counted afresh), or None when not all 24 are stored. Exact:
+    an impression's outcome does not depend on the window it is counted in, a feed lies in one
+    hour, and a day and its hours share novelty's ranks (functions/metrics/logic.py)."""
+    span = {"from_ms": window.start_ms, "to_ms": window.end_ms, "k": k}
+    stored = fetch_one(conn, STORED, "hours_stored", {**span, "final": int(window.final)})
+    if (
+        stored is None
+        or int(stored["hours"]) < window.end_ms // HOUR_MS - window.start_ms // HOUR_MS
+    ):
+        return None
+    rows = []
+    for row in fetch_all(conn, STORED, "hour_sums", span):
+        numerator, denominator = float(row["numerator"]), float(row["denominator"])
+        stat: dict[str, Any]
+        if row["name"] in MEANS:
+            stat = {"value": numerator / denominator if denominator else None,
+                    "count": int(denominator)}  # fmt: skip
+        else:
+            stat = proportion(int(numerator), int(denominator)).as_dict()
+        rows.append(_stat_row(row["name"], row["platform"], row["model_version"], row["arm"],
+                              int(row["position"]), stat))  # fmt: skip
+    shown = fetch_one(conn, STORED, "items_shown_between", span)
+    catalog = fetch_one(conn, "metrics/precision_at_curation", "catalog_size")
+    items, catalog_items = (
+        int(shown["items"]) if shown else 0,
+        int(catalog["items"]) if catalog else 0,
+    )
+    coverage = {"value": items / catalog_items if catalog_items else None, "numerator": items,
+                "denominator": catalog_items}  # fmt: skip
+    rows.append(_stat_row("coverage", ALL, ALL, ALL, 0, coverage))
+    base = {
+        "granularity": window.granularity, "window_start_ms": window.start_ms,
+        "window_end_ms": window.end_ms, "k": k, "final": int(window.final),
+        "computed_ms": computed_ms,
+    }  # fmt: skip
+    return [{**base, **row} for row in rows]
+
+
 def run_scheduled(
     db: Database,
     now_ms: int,
@@ -136,10 +185,14 @@ def run_scheduled(
     stored: list[dict[str, Any]] = []
     for window in scheduled_windows(now_ms, attribution_ms, resume_ms, first_ms, max_windows):
 
-        def compute(conn: sqlite3.Connection, window: Window = window) -> dict[str, Any]:
-            return window_metrics(conn, window, k, None, settings)
+        def compute(conn: sqlite3.Connection, window: Window = window) -> list[dict[str, Any]]:
+            if window.granularity == "day":  # hours first (GRANULARITIES): compose the day
+                composed = composed_day_rows(conn, window, k, now_ms)
+                if composed is not None:
+                    return composed
+            return metric_rows(window, window_metrics(conn, window, k, None, settings), now_ms)
 
-        rows = metric_rows(window, db.read(compute), now_ms)
+        rows = db.read(compute)
 
         def save(conn: sqlite3.Connection, rows: list[dict[str, Any]] = rows) -> None:
             for row in rows:

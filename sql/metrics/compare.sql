@@ -16,3 +16,18 @@ SELECT arm, COUNT(DISTINCT user_id) AS users
 FROM temp.window_outcomes
 WHERE arm IN ('a', 'b')
 GROUP BY arm;
+
+-- name: user_outcomes_by_arm
+-- Per logged A/B arm and user, whatever version served them (intention to treat).
+SELECT arm, user_id,
+       COUNT(*) AS impressions, SUM(engaged) AS engaged, SUM(clicked) AS clicked
+FROM temp.window_outcomes
+WHERE arm IN ('a', 'b')
+GROUP BY arm, user_id;
+
+-- name: served_versions_by_arm
+SELECT arm, model_version, COUNT(*) AS impressions
+FROM temp.window_outcomes
+WHERE arm IN ('a', 'b')
+GROUP BY arm, model_version
+ORDER BY arm, impressions DESC, model_version;

@@ -22,6 +22,7 @@ CREATE TEMP TABLE IF NOT EXISTS window_outcomes (
     arm               TEXT NOT NULL,
     position          INTEGER NOT NULL,
     score             REAL NOT NULL,
+    reason            TEXT NOT NULL,
     engaged           INTEGER NOT NULL,
     clicked           INTEGER NOT NULL,
     PRIMARY KEY (recommendation_id, item_id)
@@ -32,10 +33,10 @@ DELETE FROM temp.window_outcomes;
 
 -- name: fill_window_outcomes
 INSERT INTO temp.window_outcomes (recommendation_id, item_id, user_id, platform, model_version,
-                                  arm, position, score, engaged, clicked)
+                                  arm, position, score, reason, engaged, clicked)
 WITH shown AS (
     SELECT i.recommendation_id, i.item_id, i.user_id, i.served_ms, i.platform, i.model_version,
-           COALESCE(i.arm, 'none') AS arm, i.position, i.score
+           COALESCE(i.arm, 'none') AS arm, i.position, i.score, i.reason
     FROM impressions i
     WHERE i.served_ms >= :from_ms AND i.served_ms < :to_ms
       AND i.position <= :k
@@ -61,7 +62,7 @@ credited AS (
     GROUP BY s.recommendation_id, s.item_id
 )
 SELECT s.recommendation_id, s.item_id, s.user_id, s.platform, s.model_version, s.arm,
-       s.position, s.score, COALESCE(c.engaged, 0), COALESCE(c.clicked, 0)
+       s.position, s.score, s.reason, COALESCE(c.engaged, 0), COALESCE(c.clicked, 0)
 FROM shown s
 LEFT JOIN credited c
   ON c.recommendation_id = s.recommendation_id AND c.item_id = s.item_id;
@@ -87,50 +88,71 @@ SELECT COUNT(DISTINCT item_id) AS items FROM temp.window_outcomes;
 SELECT COUNT(*) AS items FROM items WHERE hidden = 0;
 
 -- name: feed_auc
--- Online AUC: within each feed that has both an engaged and an unengaged impression, the
--- probability that an engaged item was served with a higher score than an unengaged one (ties
--- count half: the Mann-Whitney statistic with mid-ranks); summed per slice, with the number of
--- such feeds, so that the caller takes the mean. Within a feed, because scores of different
--- feeds (popularity counts, model logits) are not on one scale.
-WITH ranked AS (
-    SELECT recommendation_id, platform, model_version, arm, engaged,
-           RANK() OVER (PARTITION BY recommendation_id ORDER BY score)
-             + (COUNT(*) OVER (PARTITION BY recommendation_id, score) - 1) / 2.0 AS mid_rank
-    FROM temp.window_outcomes
-),
-feeds AS (
-    SELECT platform, model_version, arm,
-           SUM(engaged) AS positives, COUNT(*) - SUM(engaged) AS negatives,
-           SUM(CASE WHEN engaged = 1 THEN mid_rank ELSE 0 END) AS positive_ranks
-    FROM ranked
-    GROUP BY recommendation_id, platform, model_version, arm
+-- Online AUC: within each feed that has both an engaged and an unengaged impression of the same
+-- reason, the probability that an engaged item was served with a higher score than an
+-- unengaged one of that reason (ties count half: the Mann-Whitney statistic), from those pairs;
+-- summed per slice, with the number of such feeds, so that the caller takes the mean. Within a
+-- feed and a reason, because scores of different policies (popularity counts, model logits,
+-- exploration's 0) are not on one scale, even inside one feed.
+WITH feeds AS (
+    SELECT p.recommendation_id, p.platform, p.model_version, p.arm,
+           AVG(CASE WHEN p.score > n.score THEN 1.0
+                    WHEN p.score = n.score THEN 0.5
+                    ELSE 0.0 END) AS auc
+    FROM temp.window_outcomes p
+    JOIN temp.window_outcomes n
+      ON n.recommendation_id = p.recommendation_id AND n.reason = p.reason AND n.engaged = 0
+    WHERE p.engaged = 1
+    GROUP BY p.recommendation_id, p.platform, p.model_version, p.arm
 )
-SELECT platform, model_version, arm,
-       SUM((positive_ranks - positives * (positives + 1) / 2.0) / (positives * negatives))
-           AS auc_sum,
-       COUNT(*) AS feeds
+SELECT platform, model_version, arm, SUM(auc) AS auc_sum, COUNT(*) AS feeds
 FROM feeds
-WHERE positives > 0 AND negatives > 0
 GROUP BY platform, model_version, arm
 ORDER BY platform, model_version, arm;
 
+-- name: create_popularity_ranks
+-- Novelty's popularity ranks, computed once per day a run needs them (every hour window of a
+-- day shares its day's ranks).
+CREATE TEMP TABLE IF NOT EXISTS popularity_ranks (
+    as_of_ms        INTEGER NOT NULL,
+    item_id         TEXT NOT NULL,
+    popularity_rank INTEGER NOT NULL,
+    PRIMARY KEY (as_of_ms, item_id)
+);
+
+-- name: clear_popularity_ranks
+DELETE FROM temp.popularity_ranks;
+
+-- name: popularity_ranked
+SELECT COUNT(*) AS items FROM temp.popularity_ranks WHERE as_of_ms = :as_of_ms;
+
+-- name: fill_popularity_ranks
+-- Popularity as of :as_of_ms (the end of the day the window ends in): the positive events
+-- received per item in the :novelty_ms before it, ranked (1 = the most engaged item). A
+-- sentinel row (item_id '') marks a day computed with no events at all.
+INSERT INTO temp.popularity_ranks (as_of_ms, item_id, popularity_rank)
+SELECT :as_of_ms, item_id, RANK() OVER (ORDER BY COUNT(*) DESC)
+FROM events
+WHERE received_ms >= :as_of_ms - :novelty_ms AND received_ms < :as_of_ms
+  AND event_type IN (:positive_types)
+GROUP BY item_id
+UNION ALL
+SELECT :as_of_ms, '', 0;
+
 -- name: novelty
--- Novelty: the mean popularity rank of the impressed items (1 = the most engaged item), where
--- popularity is the positive events received per item in the :novelty_ms before the window's
--- end (reproducible for any past window); an item without any ranks after the last ranked one.
-WITH popularity AS (
-    SELECT item_id, RANK() OVER (ORDER BY COUNT(*) DESC) AS popularity_rank
-    FROM events
-    WHERE received_ms >= :to_ms - :novelty_ms AND received_ms < :to_ms
-      AND event_type IN (:positive_types)
-    GROUP BY item_id
+-- Novelty: the mean popularity rank of the impressed items (temp.popularity_ranks as of
+-- :as_of_ms, reproducible for any past window); an item without any ranks after the last
+-- ranked one.
+WITH ranks AS (
+    SELECT item_id, popularity_rank FROM temp.popularity_ranks
+    WHERE as_of_ms = :as_of_ms AND item_id <> ''
 ),
-unranked AS (SELECT COUNT(*) + 1 AS popularity_rank FROM popularity)
+unranked AS (SELECT COUNT(*) + 1 AS popularity_rank FROM ranks)
 SELECT o.platform, o.model_version, o.arm,
-       SUM(COALESCE(p.popularity_rank, u.popularity_rank)) AS rank_sum, COUNT(*) AS impressions
+       SUM(COALESCE(r.popularity_rank, u.popularity_rank)) AS rank_sum, COUNT(*) AS impressions
 FROM temp.window_outcomes o
 CROSS JOIN unranked u
-LEFT JOIN popularity p ON p.item_id = o.item_id
+LEFT JOIN ranks r ON r.item_id = o.item_id
 GROUP BY o.platform, o.model_version, o.arm
 ORDER BY o.platform, o.model_version, o.arm;
 

@@ -13,7 +13,9 @@ ALTER TABLE impressions ADD COLUMN arm TEXT;
 ALTER TABLE impressions ADD COLUMN propensity REAL;
 
 -- metrics gains `arm` ('all' when not split by arm) and `position` (0: every position up to k;
--- n: the impressions at position n only) in its key. numerator and denominator become REAL so
+-- n: the impressions at position n only) in its key. The rows stored before are not copied:
+-- they lack the new metrics, and the scheduled run recomputes every window from the first
+-- impression on (its catch-up, bounded per run), since they are a cache of the impression log. numerator and denominator become REAL so
 -- that a mean (online AUC, novelty, diversity) stores its sum and its count.
 CREATE TABLE metrics_v2 (
     name            TEXT NOT NULL,
@@ -34,12 +36,6 @@ CREATE TABLE metrics_v2 (
     computed_ms     INTEGER NOT NULL,
     PRIMARY KEY (name, granularity, window_start_ms, platform, model_version, arm, position, k)
 );
-INSERT INTO metrics_v2 (name, granularity, window_start_ms, window_end_ms, platform,
-                        model_version, k, value, numerator, denominator, ci_low, ci_high, final,
-                        computed_ms)
-SELECT name, granularity, window_start_ms, window_end_ms, platform, model_version, k, value,
-       numerator, denominator, ci_low, ci_high, final, computed_ms
-FROM metrics;
 DROP TABLE metrics;
 ALTER TABLE metrics_v2 RENAME TO metrics;
 -- what the scheduled run's catch-up reads: the windows already stored, newest first

@@ -75,7 +75,8 @@ TRAINING_ROOMS: dict[str, set[str]] = {
     "datasets": {"core", "datasets"},
     "local": {"local"},
     "benchmarks": {"core", "datasets", "local", "benchmarks"},
-    "cli": {"core", "datasets", "local", "benchmarks", "cli"},
+    "simulation": {"core", "datasets", "local", "simulation"},
+    "cli": {"core", "datasets", "local", "benchmarks", "simulation", "cli"},
 }
 
 

@@ -140,3 +140,25 @@ def test_mediarec_compare_prints_the_same_answer(ab_traffic, tmp_path, capsys):
 
     assert json.loads(out.read_text())["b"]["pac"]["value"] == pytest.approx(0.5)
     assert main(["compare", "--a", A, "--b", A]) == 2
+
+
+def test_an_arm_b_user_served_popularity_still_counts_for_b(ab_traffic):
+    """Intention to treat: the logged arm decides, not the version that happened to serve."""
+    add_impressions(
+        ab_traffic, "r-u5", "u5", ["i0", "i1"], T0, model_version="popularity-v1", arm="b"
+    )
+    status, body = invoke(handler, "metrics_compare")
+    assert status == 200 and body["unit_of_assignment"].startswith("logged arm")
+    assert (body["b"]["users"], body["b"]["impressions"]) == (3, 8)
+    assert body["b"]["pac"]["value"] == pytest.approx(3 / 8)
+    assert body["b"]["served_versions"] == {B: 6, "popularity-v1": 2}
+    assert (body["a"]["users"], body["a"]["impressions"]) == (2, 6)
+
+
+def test_without_logged_arms_the_comparison_says_it_is_not_randomised(db):
+    add_items(db, [{"item_id": "i0"}])
+    add_impressions(db, "r1", "u1", ["i0"], T0, model_version=A)
+    add_impressions(db, "r2", "u2", ["i0"], T0, model_version=B)
+    status, body = invoke(handler, "metrics_compare")
+    assert status == 200 and body["unit_of_assignment"].startswith("served version")
+    assert any("not randomised" in w or "observational" in w for w in body["warnings"])

@@ -120,6 +120,7 @@ def test_every_named_query_compiles_against_the_schema(tmp_path):
         ("training/data", "create_training_pairs"),
         ("training/data", "create_forgotten_users"),
         ("metrics/precision_at_curation", "create_window_outcomes"),
+        ("metrics/precision_at_curation", "create_popularity_ranks"),
     ):
         database.conn.execute(sql.query(file, name))
     tombstones.install_sql_function(database.conn)  # what training registers before its reads

@@ -8,7 +8,8 @@ rest are attributed by the latest impression; 5% are duplicates). Then, timed:
 - ``scheduled_run_s``: the scheduled evaluation from an empty metrics table, every hour and day
   window of the log (the catch-up after the longest possible gap), unbounded;
 - ``steady_run_s``: the hourly run an hour later (the windows whose attribution is still open);
-- ``day_query_ms``: GET /metrics's computation for the last full day (median of 3);
+- ``day_query_ms``: GET /metrics for the last full day, which the run has stored (median of
+  3), and ``day_compute_ms``: the same day recomputed (``fresh=true``);
 - ``compare_ms``: GET /metrics/compare over the same day (median of 3).
 """
 
@@ -135,6 +136,7 @@ def run_metrics_benchmark(
     from functions.metrics.compare import compare_versions
     from functions.metrics.logic import Window, window_metrics
     from functions.metrics.schedule import run_scheduled
+    from functions.metrics.stored import stored_metrics
 
     settings = Settings.from_env(env_file=None)
     with tempfile.TemporaryDirectory(prefix="mediarec-metrics-") as tmp:
@@ -154,7 +156,10 @@ def run_metrics_benchmark(
         steady = run_scheduled(database, now + HOUR_MS, settings)
         steady_s = time.perf_counter() - started
         day = Window(END_MS - DAY_MS, END_MS)
-        day_ms = _median_ms(
+        if database.read(lambda c: stored_metrics(c, day, 10, settings)) is None:
+            raise RuntimeError("the scheduled run stored no row for the log's last day")
+        day_ms = _median_ms(lambda: database.read(lambda c: stored_metrics(c, day, 10, settings)))
+        day_compute_ms = _median_ms(
             lambda: database.read(lambda c: window_metrics(c, day, 10, None, settings))
         )
         compare_ms = _median_ms(
@@ -174,6 +179,7 @@ def run_metrics_benchmark(
         "impressions": written["impressions"],
         "engagements": written["engagements"],
         "steady_run_s": round(steady_s, 2),
+        "day_compute_ms": day_compute_ms,
         "windows": windows,
         "days": days,
         "setup_s": round(setup_s, 1),
@@ -185,7 +191,8 @@ def run_metrics_benchmark(
           f"{result['scheduled_run_s']} s | < 10 s |")  # fmt: skip
     print(f"| hourly run in steady state ({windows['steady']} windows) | "
           f"{result['steady_run_s']} s | |")  # fmt: skip
-    print(f"| GET /metrics, one day | {day_ms} ms | < 200 ms |")
+    print(f"| GET /metrics, one day (the stored day the run computed) | {day_ms} ms | < 200 ms |")
+    print(f"| GET /metrics?fresh=true, one day (recomputed) | {day_compute_ms} ms | |")
     print(f"| GET /metrics/compare, one day | {compare_ms} ms | |")
     print(f"{written['impressions']} impressions, {written['engagements']} engagement events "
           f"over {days} days (log written in {result['setup_s']} s, not timed)")  # fmt: skip

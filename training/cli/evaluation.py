@@ -1,5 +1,7 @@
 """``mediarec compare``: the online evaluation's A/B comparison of two model versions over a
-window of logged impressions (the same answer as GET /metrics/compare)."""
+window of logged impressions (the computation of GET /metrics/compare, on the local database;
+it refuses one version twice, which the API answers with a warning); ``mediarec simulate``:
+the closed-loop simulator (training/simulation/loop.py)."""
 
 from __future__ import annotations
 
@@ -84,6 +86,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def register(commands: Commands) -> None:
+    register_simulate(commands)
     compare = commands.add(
         "compare",
         "A/B comparison of two model versions on the logged impressions",
@@ -104,3 +107,74 @@ def register(commands: Commands) -> None:
         "--share", type=float, help="the configured share of arm b (default MEDIAREC_AB_SHARE)"
     )
     compare.add_argument("--out", type=Path, metavar="PATH", help="also write the JSON here")
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from training.simulation import SimulationConfig, simulate
+
+    config = SimulationConfig(
+        users=args.users, days=args.days, policy=args.policy, retrain=args.retrain,
+        seed=args.seed, items=args.items,
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="mediarec-simulate-") as tmp:
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        result = simulate(config, folder, progress=not args.quiet)
+    print(
+        f"{result.feeds} feeds, {result.impressions} impressions, {result.events} events over "
+        f"{config.days} days in {result.seconds:.0f} s (policy {config.policy})"
+    )
+    print("| served version | PaC@10 | 95% interval | impressions |")
+    print("|---|---|---|---|")
+    for version, pac in result.pac.items():
+        ci = pac["ci95"] or [None, None]
+        print(f"| {version} | {_percent(pac['value'])} | [{_percent(ci[0])}, {_percent(ci[1])}] "
+              f"| {pac['denominator']} |")  # fmt: skip
+    if result.comparison is not None:
+        print_comparison(result.comparison)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"config": vars(config), "feeds": result.feeds, "impressions": result.impressions,
+                   "events": result.events, "pac": result.pac, "comparison": result.comparison,
+                   "seconds": round(result.seconds, 1)}  # fmt: skip
+        args.out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.out}")
+    return 0
+
+
+def register_simulate(commands: Commands) -> None:
+    from training.cli.options import PROGRESS
+
+    simulate = commands.add(
+        "simulate",
+        "closed-loop simulation: synthetic users react to the real handlers' feeds",
+        func=cmd_simulate,
+        description="Synthetic users whose hidden tastes decide their clicks, views and likes "
+        "on what the recommend handler actually shows them (with position bias), sent back "
+        "through the ingest handler; then the scheduled evaluation and PaC per served version "
+        "(and, for --policy ab, the user-level A/B comparison). Runs in process on its own "
+        "temporary database and models folder.",
+        parents=(PROGRESS,),
+    )
+    simulate.add_argument("--users", type=int, default=300, help="synthetic users")
+    simulate.add_argument("--days", type=int, default=3, help="simulated days")
+    simulate.add_argument(
+        "--policy",
+        choices=["popularity", "model", "ab"],
+        default="ab",
+        help="popularity for everyone, a trained model for everyone, or half and half",
+    )
+    simulate.add_argument(
+        "--retrain",
+        choices=["none", "daily"],
+        default="none",
+        help="retrain and republish the model each simulated night",
+    )
+    simulate.add_argument("--items", type=int, default=400, help="catalog size")
+    simulate.add_argument("--seed", type=int, default=7, help="the world's and the users' seed")
+    simulate.add_argument(
+        "--keep", type=Path, metavar="DIR", help="keep the database and models in DIR"
+    )
+    simulate.add_argument("--out", type=Path, metavar="PATH", help="also write the JSON here")
