@@ -194,7 +194,11 @@ def run_scheduled(
 
         rows = db.read(compute)
 
-        def save(conn: sqlite3.Connection, rows: list[dict[str, Any]] = rows) -> None:
+        def save(
+            conn: sqlite3.Connection, rows: list[dict[str, Any]] = rows, window: Window = window
+        ) -> None:
+            where = {"granularity": window.granularity, "window_start_ms": window.start_ms, "k": k}
+            execute(conn, STORED, "delete_window", where)
             for row in rows:
                 execute(conn, STORED, "upsert_metric", row)
 

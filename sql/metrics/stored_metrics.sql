@@ -64,3 +64,9 @@ GROUP BY name, platform, model_version, arm, position;
 SELECT COUNT(DISTINCT item_id) AS items
 FROM impressions
 WHERE served_ms >= :from_ms AND served_ms < :to_ms AND position <= :k;
+
+-- name: delete_window
+-- A window's rows go before its new ones are written (one transaction): a slice that has
+-- disappeared since (a deleted user's platform or version) leaves no stale row behind.
+DELETE FROM metrics
+WHERE granularity = :granularity AND window_start_ms = :window_start_ms AND k = :k;

@@ -387,3 +387,13 @@ def test_a_day_composed_from_its_hours_equals_the_day_computed_directly(
             (row["numerator"], row["denominator"])
         ), key
         assert (got["ci_low"], got["ci_high"]) == pytest.approx((row["ci_low"], row["ci_high"]))
+
+
+def test_a_slice_that_disappeared_leaves_no_stale_row(served, settings):
+    run_scheduled(served, FIXED_NOW_MS, settings)
+    ios = "SELECT COUNT(*) FROM metrics WHERE platform = 'ios' AND granularity = 'day'"
+    assert served.conn.execute(ios).fetchone()[0] > 0
+    served.conn.execute("DELETE FROM impressions WHERE platform = 'ios'")  # user B deleted
+    served.conn.commit()
+    run_scheduled(served, FIXED_NOW_MS, settings)  # the day is still provisional: recomputed
+    assert served.conn.execute(ios).fetchone()[0] == 0
