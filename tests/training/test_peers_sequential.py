@@ -23,7 +23,7 @@ from training.split import Interactions, Split, leave_last_out
 
 needs_rectools = pytest.mark.skipif(
     not sasrec_available(),
-    reason='rectools[torch] is not installed (pip install -e ".[peers]")',
+    reason='RecTools and pytorch-lightning are not installed (pip install -e ".[peers]")',
 )
 
 CYCLE = 24  # items
@@ -54,7 +54,7 @@ def split() -> Split:
 @pytest.fixture(scope="module")
 def trained(split: Split) -> TrainedSequentialPeer:
     if not sasrec_available():
-        pytest.skip('rectools[torch] is not installed (pip install -e ".[peers]")')
+        pytest.skip('RecTools and pytorch-lightning are not installed (pip install -e ".[peers]")')
     from training.peers_sequential import RecToolsSASRec
 
     model = RecToolsSASRec(n_factors=16, session_max_len=10, epochs=60, batch_size=16, lr=0.01)
