@@ -23,7 +23,7 @@ from functions.recommend.model_ranking import rank_by_session, rank_with_model
 logger = logging.getLogger(__name__)
 BASELINE_VERSION = "popularity-v1"
 POPULAR_CANDIDATES = 100  # popular items the model ranks beside its own retrieval
-EXPLORATION_POOL = 50  # exploration draws from this many of the newest items
+EXPLORATION_POOL = 50  # exploration draws from the model's next this many, and as many new items
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Candidate:
     score: float
     reason: Reason
     kind: str | None
-    propensity: float = 1.0  # P(the policy put this item in this slot): 1 unless drawn
+    propensity: float = 1.0  # P(the policy put this item in this feed): 1 unless drawn
 
 
 def _newest(db: Database, request: FeedRequest, limit: int, taken: set[str]) -> list[sqlite3.Row]:
@@ -83,16 +83,17 @@ def _model_candidates(
     now_ms: int,
     seen: set[str],
     popular: list[str],
+    limit: int,
 ) -> list[Candidate]:
-    """The model's ranking for a user it knows; for one it does not (or that was deleted after
-    its training data was read), up to half the feed from what follows their own recent
+    """The model's best ``limit`` for a user it knows; for one it does not (or that was deleted
+    after its training data was read), up to half the feed from what follows their own recent
     engagement (in-session); else nothing."""
     if request.user_id in model.user_index and not _forgotten(model, request.user_id, db):
         ranked = rank_with_model(
             model, db, features, user_id=request.user_id, now_ms=now_ms, excluded=seen,
             extra_candidates=popular,
             kind=request.kind, category=request.category,
-            retrieval_candidates=settings.retrieval_candidates, limit=request.k,
+            retrieval_candidates=settings.retrieval_candidates, limit=limit,
         )  # fmt: skip
     else:
         ranked = rank_by_session(
@@ -114,33 +115,44 @@ def _exploration(
     request: FeedRequest,
     db: Database,
     settings: Settings,
+    ranked_beyond: list[Candidate],
     taken: set[str],
-    seed: str,
+    rng: random.Random,
 ) -> list[Candidate]:
-    """Up to int(k x exploration_share) items the model has never seen, drawn uniformly
-    without replacement from those among the EXPLORATION_POOL newest visible unseen items, so
-    that new items share the exposure. The draw is seeded by ``seed`` (the recommendation id:
-    a logged feed can be replayed), and each drawn item's propensity, the chance that it filled
-    its slot, is 1 / the pool's size."""
+    """Up to int(k x exploration_share) items drawn uniformly without replacement from a pool:
+    the model's next EXPLORATION_POOL ranked items after the feed's ranked part
+    (``ranked_beyond``), and the EXPLORATION_POOL newest visible unseen items the model has never
+    seen, so that new items share the exposure. ``rng`` is seeded by the recommendation id (a
+    logged feed can be replayed). Each drawn item's propensity, the chance that the draw put it
+    in the feed, is slots / the pool's size: what off-policy estimates divide by."""
     slots = int(request.k * settings.exploration_share)
     if slots == 0:
         return []
-    newest = _newest(db, request, EXPLORATION_POOL, taken)
-    new = [r for r in newest if r["item_id"] not in model.item_index]
-    picked = random.Random(seed).sample(new, min(slots, len(new)))
-    return [
-        Candidate(r["item_id"], 0.0, "exploration", r["kind"], propensity=1.0 / len(new))
-        for r in picked
-    ]
+    pool = {c.item_id: c for c in ranked_beyond[:EXPLORATION_POOL] if c.item_id not in taken}
+    for r in _newest(db, request, EXPLORATION_POOL, taken):
+        if r["item_id"] not in model.item_index and r["item_id"] not in pool:
+            pool[r["item_id"]] = Candidate(r["item_id"], 0.0, "exploration", r["kind"])
+    if not pool:
+        return []
+    drawn = rng.sample(list(pool.values()), min(slots, len(pool)))
+    share = len(drawn) / len(pool)
+    return [replace(c, score=0.0, reason="exploration", propensity=share) for c in drawn]
 
 
-def _interleave(items: list[Candidate], extra: list[Candidate], k: int) -> list[Candidate]:
-    """``extra`` at evenly spaced positions of a feed of ``k`` (e.g. 1 of 10 at position 5)."""
+def _interleave(
+    items: list[Candidate], extra: list[Candidate], k: int, rng: random.Random
+) -> list[Candidate]:
+    """``items`` in order with ``extra`` at positions drawn uniformly (with ``rng``) among the
+    feed's, so that the position of an explored item is independent of the item: that is what
+    lets the evaluation measure position bias on those slots."""
     if not extra:
         return items[:k]
     out = list(items[: k - len(extra)])
-    for n, candidate in enumerate(extra, start=1):
-        out.insert(min(len(out), round(n * k / (len(extra) + 1)) - 1), candidate)
+    length = len(out) + len(extra)
+    for position, candidate in sorted(
+        zip(rng.sample(range(length), len(extra)), extra, strict=True)
+    ):
+        out.insert(position, candidate)
     return out[:k]
 
 
@@ -159,8 +171,9 @@ def choose_items(
     request: FeedRequest, db: Database, settings: Settings, now_ms: int, seed: str = ""
 ) -> Feed:
     """The trained model's ranking (or in-session picks for users it does not know), then
-    popular items, then the newest; exploration slots for items newer than the model, drawn
-    with ``seed``. Never seen (if asked) or hidden items."""
+    popular items, then the newest; under a model, exploration slots drawn with ``seed`` (from
+    its next-ranked items and items newer than it) at drawn positions. Never seen (if asked)
+    or hidden items."""
     seen = _seen_items(request, db)
     slot = serving_models(db, settings).for_user(request.user_id, settings)
     model = slot.model
@@ -168,14 +181,17 @@ def choose_items(
     if snaps.item_features is None or not snaps.item_features.ready:
         model = None  # its features are being built by another request: popularity meanwhile
     chosen: list[Candidate] = []
+    beyond: list[Candidate] = []  # the model's ranked items after the feed: exploration's pool
+    explore_pool = EXPLORATION_POOL if settings.exploration_share > 0 else 0
     if model is not None and snaps.item_features is not None:
         # the ranker checks these for visibility and the filters like its own candidates
         popular_ids = top_popular_ids(db, snaps.popularity, request.platform, POPULAR_CANDIDATES)
         try:
-            chosen = _model_candidates(
+            ranked = _model_candidates(
                 model, snaps.item_features, request, db, settings, now_ms, seen,
-                [item for item in popular_ids if item not in seen],
+                [item for item in popular_ids if item not in seen], request.k + explore_pool,
             )  # fmt: skip
+            chosen, beyond = ranked[: request.k], ranked[request.k :]
         except SnapshotGone as gone:  # two refreshes passed while this request ran
             logger.warning("%s; serving popularity for this request", gone)
             model = None
@@ -193,10 +209,18 @@ def choose_items(
     if len(chosen) < request.k:
         newest = _newest(db, request, request.k - len(chosen), {c.item_id for c in chosen})
         chosen += [Candidate(r["item_id"], 0.0, "fresh", r["kind"]) for r in newest]
-    explore = []
+    explore: list[Candidate] = []
+    rng = random.Random(seed)
     if model is not None:
-        explore = _exploration(model, request, db, settings, {c.item_id for c in chosen}, seed)
-    return Feed(_interleave(chosen, explore, request.k), version, ab_arm(request.user_id, settings))
+        kept = chosen[: max(request.k - int(request.k * settings.exploration_share), 0)]
+        pool_from = chosen[len(kept) :] + beyond  # what the draws displace is in the pool too
+        explore = _exploration(
+            model, request, db, settings, pool_from, {c.item_id for c in kept}, rng
+        )
+        drawn = {c.item_id for c in explore}
+        chosen = [c for c in chosen if c.item_id not in drawn]
+    feed = _interleave(chosen, explore, request.k, rng)
+    return Feed(feed, version, ab_arm(request.user_id, settings))
 
 
 def recommend(

@@ -85,8 +85,8 @@ def test_known_user_gets_the_model_ranking_and_impressions_say_so(world):
     assert status == 200, body
     assert body["model_version"] == version
     reasons = [i["reason"] for i in body["items"]]
-    # 10% of the slots explore items the model has never seen, at evenly spaced positions
-    assert len(reasons) == 10 and reasons.count("exploration") == 1 and reasons[4] == "exploration"
+    # 10% of the slots explore: one item drawn from the pool, at a drawn position
+    assert len(reasons) == 10 and reasons.count("exploration") == 1
     scores = [i["score"] for i in body["items"] if i["reason"] == "model"]
     assert len(scores) == 9 and scores == sorted(scores, reverse=True)
     db = Database(path)
@@ -182,8 +182,45 @@ def test_exploration_share_is_respected(world, monkeypatch, share, k, expected):
     assert status == 200 and len(body["items"]) == k
     explored = [i for i in body["items"] if i["reason"] == "exploration"]
     assert len(explored) == expected
-    manifest_items = set(json_manifest(world[0])["item_ids"])
-    assert not {i["item_id"] for i in explored} & manifest_items  # newer than the model
+    assert len({i["item_id"] for i in body["items"]}) == k  # the draws never repeat an item
+    rows = (
+        Database(world[0])
+        .conn.execute(
+            "SELECT reason, propensity FROM impressions WHERE recommendation_id = ?",
+            (body["recommendation_id"],),
+        )
+        .fetchall()
+    )
+    pools = {p for r, p in rows if r == "exploration"}
+    assert {p for r, p in rows if r != "exploration"} == {1.0}
+    # every draw has the same inclusion probability, slots / pool, the pool being at most the
+    # model's next 50 ranked items and 50 items it has never seen
+    assert len(pools) <= 1 and all(expected / 100 <= p < 1 for p in pools)
+
+
+def test_exploration_is_replayable_and_its_position_is_drawn(world):
+    from functions.common.settings import get_settings
+    from functions.recommend.logic import FeedRequest, choose_items
+
+    database, settings = Database(world[0]), get_settings()
+    request = FeedRequest("u00005", k=10)
+
+    def feed(seed: str) -> list[tuple[str, str]]:
+        chosen = choose_items(request, database, settings, FIXED_NOW_MS, seed=seed)
+        return [(c.item_id, c.reason) for c in chosen.items]
+
+    assert feed("r-1") == feed("r-1")  # the recommendation id replays the draw
+    feeds = [feed(f"r-{n}") for n in range(60)]
+    positions = {[r for _, r in f].index("exploration") for f in feeds}
+    drawn = {item for f in feeds for item, reason in f if reason == "exploration"}
+    assert len(positions) >= 6  # not one fixed slot
+    assert len(drawn) >= 10  # not one fixed item
+    plain = settings.model_copy(update={"exploration_share": 0.0})
+    reference = [c.item_id for c in choose_items(request, database, plain, FIXED_NOW_MS).items]
+    for f in feeds:  # the ranked part is the model's first nine, in order, whatever was drawn
+        assert [item for item, reason in f if reason == "model"] == reference[:9]
+        assert {item for item, r in f if r == "exploration"}.isdisjoint(reference[:9])
+    database.close()
 
 
 def json_manifest(path: Path) -> dict:
