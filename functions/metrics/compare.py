@@ -82,7 +82,10 @@ def compare_versions(
         results[metric] = {
             "difference": difference(ratio_a, ratio_b),
             "pooled_z_test": pooled_z_test(
-                ratio_a.numerator, ratio_a.denominator, ratio_b.numerator, ratio_b.denominator
+                int(ratio_a.numerator),
+                int(ratio_a.denominator),
+                int(ratio_b.numerator),
+                int(ratio_b.denominator),
             ),
         }
     for name, group in (("a", group_a), ("b", group_b)):

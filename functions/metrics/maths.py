@@ -58,8 +58,8 @@ class UserRatio:
     sum((x_u - R n_u)^2) / (N (N - 1) nbar^2)."""
 
     users: int
-    numerator: int
-    denominator: int
+    numerator: float
+    denominator: float
     value: float | None
     variance: float | None
 
@@ -74,8 +74,9 @@ class UserRatio:
         }
 
 
-def user_ratio(per_user: list[tuple[int, int]]) -> UserRatio:
-    """``per_user``: (successes, trials) of each user with at least one trial."""
+def user_ratio(per_user: list[tuple[float, float]]) -> UserRatio:
+    """``per_user``: (successes, trials) of each user with at least one trial (weighted sums
+    too, as off-policy estimates have)."""
     users = len(per_user)
     hits = sum(x for x, _ in per_user)
     trials = sum(n for _, n in per_user)

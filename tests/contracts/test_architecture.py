@@ -74,7 +74,7 @@ TRAINING_ROOMS: dict[str, set[str]] = {
     "core": {"core"},
     "datasets": {"core", "datasets"},
     "local": {"local"},
-    "benchmarks": {"core", "datasets", "local", "benchmarks"},
+    "benchmarks": {"core", "datasets", "local", "simulation", "benchmarks"},
     "simulation": {"core", "datasets", "local", "simulation"},
     "cli": {"core", "datasets", "local", "benchmarks", "simulation", "cli"},
 }

@@ -1,4 +1,5 @@
-"""``mediarec benchmark ingest|quality|serving|metrics``: each prints a table and writes JSON."""
+"""``mediarec benchmark ingest|quality|serving|metrics|off-policy``: each prints a table and
+writes JSON."""
 
 from __future__ import annotations
 
@@ -75,6 +76,25 @@ def cmd_benchmark_metrics(args: argparse.Namespace) -> int:
         args.impressions, args.engagements, args.days, args.out, progress=not args.quiet
     )
     return 0
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds are whole numbers: {text!r}") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"give at least one seed: {text!r}")
+    return seeds
+
+
+def cmd_benchmark_off_policy(args: argparse.Namespace) -> int:
+    from training.benchmarks.off_policy import run_off_policy_benchmark
+
+    summary = run_off_policy_benchmark(
+        args.seeds, args.users, args.days, args.out, progress=not args.quiet
+    )
+    return 0 if summary["checks"] else 1
 
 
 def _add_out_option(parser: argparse.ArgumentParser, benchmark: str) -> None:
@@ -183,3 +203,17 @@ def register(commands: Commands) -> None:
     )
     metrics.add_argument("--days", type=_positive, default=30, help="days the log spans")
     _add_out_option(metrics, "metrics")
+
+    off_policy = group.add(
+        "off-policy",
+        "the off-policy estimate against the PaC a candidate actually earns, in the closed-loop "
+        "simulator (two models, each estimated on the other's logs, per seed)",
+        func=cmd_benchmark_off_policy,
+        parents=(PROGRESS,),
+    )
+    off_policy.add_argument(
+        "--seeds", type=_seeds, default="3,5,7", help="simulation seeds, comma-separated"
+    )
+    off_policy.add_argument("--users", type=_positive, default=1000, help="synthetic users")
+    off_policy.add_argument("--days", type=_positive, default=3, help="simulated days")
+    _add_out_option(off_policy, "off-policy")

@@ -6,11 +6,11 @@ the closed-loop simulator (training/simulation/loop.py)."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from training.benchmarks.report import write_json
 from training.cli.options import Commands
 
 
@@ -79,14 +79,88 @@ def cmd_compare(args: argparse.Namespace) -> int:
     )
     print_comparison(result)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {args.out}")
+        write_json(args.out, result)
     return 1 if result["sample_ratio"].get("mismatch") else 0
+
+
+def cmd_evaluate_offline(args: argparse.Namespace) -> int:
+    from functions.common import clock
+    from functions.common.serving.model_runtime import BundleError, load_model
+    from functions.common.settings import get_settings
+    from functions.common.store.db import get_database
+    from training.off_policy import TooLittleRandomisation, evaluate_offline
+
+    try:
+        end = clock.parse_timestamp_text(args.to) if args.to else clock.now_ms() + 1
+        start = clock.parse_timestamp_text(args.from_) if args.from_ else end - clock.DAY_MS
+        model = load_model(args.bundle)
+    except (ValueError, BundleError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        result = evaluate_offline(
+            model, get_database(), get_settings(), min(start, end), end, args.k, args.clip
+        )
+    except TooLittleRandomisation as error:
+        print(f"error: too little randomisation to estimate anything: {error}", file=sys.stderr)
+        return 2
+    print_offline_estimate(result)
+    if args.out:
+        write_json(args.out, result)
+    return 0
+
+
+def print_offline_estimate(result: dict[str, Any]) -> None:
+    def shown(part: dict[str, Any]) -> str:
+        ci = part["ci95"]
+        if part["value"] is None:
+            return "-"
+        if not ci:
+            return _percent(part["value"])
+        return f"{_percent(part['value'])} [{_percent(ci[0])}, {_percent(ci[1])}]"
+
+    bias = result["position_bias"]
+    print(f"candidate {result['model_version']} on {result['feeds']} logged feeds of "
+          f"{result['users']} users (k={result['k']})")  # fmt: skip
+    print("| estimator | PaC [95% interval, users as the unit] |")
+    print("|---|---|")
+    print(f"| self-normalised IPS | {shown(result['snips'])} |")
+    print(f"| clipped IPS (clip {result['clip']:g}) | {shown(result['ips'])} |")
+    coverage = result["coverage"]
+    print(
+        f"coverage {'-' if coverage is None else f'{coverage:.1%}'} of the candidate's slots; "
+        f"{result['explored_hits']} of {result['explored_slots']} exploration slots held one of "
+        f"its items; position bias eta {bias['eta']:.2f}"
+        f"{'' if bias['fitted'] else ' (not fitted)'}"
+    )
+    for warning in result["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def register(commands: Commands) -> None:
     register_simulate(commands)
+    offline = commands.add(
+        "evaluate-offline",
+        "off-policy estimate of a candidate bundle's PaC on the logged traffic",
+        func=cmd_evaluate_offline,
+        description="Replays each logged feed of the window with the candidate bundle and "
+        "estimates the PaC it would have earned: self-normalised and clipped inverse-propensity "
+        "estimates over the logged propensities (exploration slots and ranked slots), a "
+        "position-based click model fitted on the exploration slots, and 95%% intervals with "
+        "the user as the unit. Exit status 2 when the logs carry no randomisation to estimate "
+        "from. Assumptions: training/off_policy.py and the README.",
+    )
+    offline.add_argument("--bundle", type=Path, required=True, metavar="DIR",
+                         help="the candidate's exported bundle folder")  # fmt: skip
+    offline.add_argument(
+        "--from", dest="from_", metavar="TIME", help="ISO-8601 or epoch (default: to - 24 h)"
+    )
+    offline.add_argument("--to", metavar="TIME", help="ISO-8601 or epoch, exclusive (default: now)")
+    offline.add_argument("--k", type=int, default=10, help="the candidate's feed length")
+    offline.add_argument(
+        "--clip", type=float, default=500.0, help="the largest inverse-propensity weight"
+    )
+    offline.add_argument("--out", type=Path, metavar="PATH", help="also write the JSON here")
     compare = commands.add(
         "compare",
         "A/B comparison of two model versions on the logged impressions",
@@ -110,21 +184,46 @@ def register(commands: Commands) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    import os
     import tempfile
 
     from training.simulation import SimulationConfig, simulate
 
+    key: str = args.key or os.environ.get("MEDIAREC_API_KEY") or ""
+    if args.url:
+        in_process_only = [f for f in ("policy", "retrain", "keep") if getattr(args, f)]
+        if in_process_only:
+            flags = ", ".join(f"--{f}" for f in in_process_only)
+            print(f"error: {flags}: in process only; with --url the server's own models "
+                  "serve (train and publish them on its store)", file=sys.stderr)  # fmt: skip
+            return 2
+        if not key:
+            print("error: --url needs --key (or MEDIAREC_API_KEY): a key with the admin scope",
+                  file=sys.stderr)  # fmt: skip
+            return 2
     config = SimulationConfig(
-        users=args.users, days=args.days, policy=args.policy, retrain=args.retrain,
-        seed=args.seed, items=args.items,
+        users=args.users, days=args.days, policy=args.policy or "ab",
+        retrain=args.retrain or "none", seed=args.seed, items=args.items,
     )  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="mediarec-simulate-") as tmp:
-        folder = args.keep or Path(tmp)
-        folder.mkdir(parents=True, exist_ok=True)
-        result = simulate(config, folder, progress=not args.quiet)
+    if args.url:
+        from training.simulation.remote import ApiError, simulate_remote
+
+        try:
+            result = simulate_remote(config, args.url, key, progress=not args.quiet)
+        except (ApiError, ValueError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    else:
+        with tempfile.TemporaryDirectory(prefix="mediarec-simulate-") as tmp:
+            folder = args.keep or Path(tmp)
+            folder.mkdir(parents=True, exist_ok=True)
+            result = simulate(config, folder, progress=not args.quiet)
+    where = args.url or "in process"
     print(
         f"{result.feeds} feeds, {result.impressions} impressions, {result.events} events over "
-        f"{config.days} days in {result.seconds:.0f} s (policy {config.policy})"
+        f"{config.days} days in {result.seconds:.0f} s "
+        f"({'the server' + chr(39) + 's policy' if args.url else 'policy ' + config.policy}, "
+        f"{where})"
     )
     print("| served version | PaC@10 | 95% interval | impressions |")
     print("|---|---|---|---|")
@@ -135,12 +234,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if result.comparison is not None:
         print_comparison(result.comparison)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"config": vars(config), "feeds": result.feeds, "impressions": result.impressions,
-                   "events": result.events, "pac": result.pac, "comparison": result.comparison,
+        payload = {"config": vars(config), "url": args.url, "feeds": result.feeds,
+                   "impressions": result.impressions, "events": result.events,
+                   "pac": result.pac, "comparison": result.comparison,
                    "seconds": round(result.seconds, 1)}  # fmt: skip
-        args.out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {args.out}")
+        write_json(args.out, payload)
     return 0
 
 
@@ -155,7 +253,7 @@ def register_simulate(commands: Commands) -> None:
         "on what the recommend handler actually shows them (with position bias), sent back "
         "through the ingest handler; then the scheduled evaluation and PaC per served version "
         "(and, for --policy ab, the user-level A/B comparison). Runs in process on its own "
-        "temporary database and models folder.",
+        "temporary database and models folder, or against a running server with --url.",
         parents=(PROGRESS,),
     )
     simulate.add_argument("--users", type=int, default=300, help="synthetic users")
@@ -163,14 +261,14 @@ def register_simulate(commands: Commands) -> None:
     simulate.add_argument(
         "--policy",
         choices=["popularity", "model", "ab"],
-        default="ab",
-        help="popularity for everyone, a trained model for everyone, or half and half",
+        help="popularity for everyone, a trained model for everyone, or half and half "
+        "(default: ab; in process only)",
     )
     simulate.add_argument(
         "--retrain",
         choices=["none", "daily"],
-        default="none",
-        help="retrain and republish the model each simulated night",
+        help="retrain and republish the model each simulated night (default: none; in "
+        "process only)",
     )
     simulate.add_argument("--items", type=int, default=400, help="catalog size")
     simulate.add_argument("--seed", type=int, default=7, help="the world's and the users' seed")
@@ -178,3 +276,13 @@ def register_simulate(commands: Commands) -> None:
         "--keep", type=Path, metavar="DIR", help="keep the database and models in DIR"
     )
     simulate.add_argument("--out", type=Path, metavar="PATH", help="also write the JSON here")
+    simulate.add_argument(
+        "--url",
+        metavar="URL",
+        help="drive a running server through its HTTP API instead (e.g. http://127.0.0.1:8000 "
+        "from mediarec serve): it posts a tagged synthetic catalog and history, then the "
+        "rounds of visits; the server's own models serve",
+    )
+    simulate.add_argument(
+        "--key", help="with --url: an admin-scope API key (default: $MEDIAREC_API_KEY)"
+    )

@@ -48,6 +48,7 @@ class SimulationConfig:
     visit_p: float = 0.6
     click_base: float = 0.05  # the click chance of an average item at the top
     epochs: int = 8
+    model_seed: int | None = None  # the training seed (default: ``seed``)
 
 
 @dataclass
@@ -58,6 +59,7 @@ class SimulationResult:
     events: int = 0
     versions: list[str] = field(default_factory=list)
     pac: dict[str, Any] = field(default_factory=dict)
+    bundles: dict[str, Path] = field(default_factory=dict)  # each published version's folder
     comparison: dict[str, Any] | None = None
     seconds: float = 0.0
 
@@ -140,7 +142,12 @@ def _train_and_publish(
     settings, database = get_settings(), get_database()
     prepared = pipeline.prepare(database, settings)
     result = pipeline.train(
-        prepared, TrainConfig(seed=config.seed, epochs=config.epochs), progress=False
+        prepared,
+        TrainConfig(
+            seed=config.seed if config.model_seed is None else config.model_seed,
+            epochs=config.epochs,
+        ),
+        progress=False,
     )
     version = f"mr-sim-{now_ms // 1000}"
     bundle = export_bundle(
@@ -150,6 +157,59 @@ def _train_and_publish(
     publish(database, bundle, settings.models_uri, activate=activate, now_ms=now_ms)
     env.reset()  # the handlers load the new registry now, not after their check interval
     return version
+
+
+def react(
+    world: Any,
+    user: int,
+    feed: dict[str, Any],
+    now_ms: int,
+    rng: np.random.Generator,
+    config: SimulationConfig,
+    max_delay_ms: int = 600_000,
+) -> list[dict[str, Any]]:
+    """What ``user`` does with ``feed`` (a GET /recommendations answer served at ``now_ms``):
+    at each position they click with probability position_bias x click_chance, view what they
+    clicked and like it with probability ``affinity``; the events, with the feed's
+    ``recommendation_id`` and position, up to ``max_delay_ms`` after the feed."""
+    index = world_index(world)
+    attraction = _attraction(world)
+    user_id = world.user_ids[user]
+    platform = ("web", "ios", "android")[int(world.user_platform[user])]
+    events = []
+    for shown in feed["items"]:
+        item = index.get(shown["item_id"])
+        if item is None:
+            continue
+        affinity = float(world.affinity(user, item))
+        clicked = rng.random() < position_bias(shown["position"]) * click_chance(
+            world, attraction, user, item, config
+        )
+        if not clicked:
+            continue
+        at = now_ms + int(rng.integers(2_000, max_delay_ms))
+        base = {
+            "user_id": user_id,
+            "item_id": shown["item_id"],
+            "platform": platform,
+            "recommendation_id": feed["recommendation_id"],
+            "position": shown["position"],
+        }
+        events.append({**base, "event_type": "click", "ts": at})
+        events.append({**base, "event_type": "view", "ts": at + 3_000, "dwell_ms": 30_000})
+        if rng.random() < affinity:
+            events.append({**base, "event_type": "like", "ts": at + 20_000})
+    for n, event in enumerate(events):
+        event["event_id"] = f"sim-{feed['recommendation_id']}-{n}"
+    return events
+
+
+def world_index(world: Any) -> dict[str, int]:
+    """item_id -> item index, cached on the world."""
+    cached = getattr(world, "_item_index", None)
+    if cached is None:
+        cached = world._item_index = {item: n for n, item in enumerate(world.item_ids)}
+    return cached
 
 
 def _serve_and_react(
@@ -175,33 +235,7 @@ def _serve_and_react(
     )  # fmt: skip
     if status != 200:
         raise RuntimeError(f"the recommend handler answered {status}: {feed}")
-    index = {item: n for n, item in enumerate(world.item_ids)}
-    attraction = _attraction(world)
-    events = []
-    for shown in feed["items"]:
-        item = index.get(shown["item_id"])
-        if item is None:
-            continue
-        affinity = float(world.affinity(user, item))
-        clicked = rng.random() < position_bias(shown["position"]) * click_chance(
-            world, attraction, user, item, config
-        )
-        if not clicked:
-            continue
-        at = now_ms + int(rng.integers(2_000, 600_000))
-        base = {
-            "user_id": user_id,
-            "item_id": shown["item_id"],
-            "platform": platform,
-            "recommendation_id": feed["recommendation_id"],
-            "position": shown["position"],
-        }
-        events.append({**base, "event_type": "click", "ts": at})
-        events.append({**base, "event_type": "view", "ts": at + 3_000, "dwell_ms": 30_000})
-        if rng.random() < affinity:
-            events.append({**base, "event_type": "like", "ts": at + 20_000})
-    for n, event in enumerate(events):
-        event["event_id"] = f"sim-{feed['recommendation_id']}-{n}"
+    events = react(world, user, feed, now_ms, rng, config)
     if events:  # sent when the last of them happened
         from functions.common import clock
 
@@ -213,6 +247,19 @@ def _serve_and_react(
         if status >= 300:
             raise RuntimeError(f"the ingest handler answered {status}: {body}")
     return len(feed["items"]), len(events)
+
+
+def pac_by_version(breakdown: list[dict[str, Any]]) -> dict[str, Any]:
+    """PaC with its Wilson interval per served model version, from GET /metrics' breakdown
+    (platforms and arms pooled)."""
+    from functions.metrics.maths import proportion
+
+    totals: dict[str, list[int]] = {}
+    for part in breakdown:
+        entry = totals.setdefault(part["model_version"], [0, 0])
+        entry[0] += part["pac"]["numerator"]
+        entry[1] += part["pac"]["denominator"]
+    return {v: proportion(hits, shown).as_dict() for v, (hits, shown) in sorted(totals.items())}
 
 
 def simulate(config: SimulationConfig, folder: Path, progress: bool = True) -> SimulationResult:
@@ -251,6 +298,7 @@ def simulate(config: SimulationConfig, folder: Path, progress: bool = True) -> S
         version = None
         if config.policy != "popularity":
             version = _train_and_publish(config, env, START_MS, config.policy == "model")
+            result.bundles[version] = folder / "bundles" / version
             if config.policy == "ab":
                 env.set(ab_model_version=version, ab_share="0.5")
         for day in range(config.days):
@@ -276,6 +324,7 @@ def simulate(config: SimulationConfig, folder: Path, progress: bool = True) -> S
                 night = day_start + DAY_MS - 1_800_000
                 clock.now_ms = lambda night=night: int(night)  # type: ignore[misc]
                 version = _train_and_publish(config, env, night, config.policy == "model")
+                result.bundles[version] = folder / "bundles" / version
                 if config.policy == "ab":
                     env.set(ab_model_version=version)
         end = START_MS + config.days * DAY_MS
@@ -287,16 +336,8 @@ def simulate(config: SimulationConfig, folder: Path, progress: bool = True) -> S
                                                               "day": config.days + 3})  # fmt: skip
         window = Window(START_MS, end, final=True)
         report = database.read(lambda c: window_metrics(c, window, FEED_K, None, settings))
-        by_version: dict[str, Any] = {}
-        for part in report["breakdown"]:
-            entry = by_version.setdefault(part["model_version"], {"numerator": 0, "denominator": 0})
-            entry["numerator"] += part["pac"]["numerator"]
-            entry["denominator"] += part["pac"]["denominator"]
-        from functions.metrics.maths import proportion
-
-        result.pac = {v: proportion(e["numerator"], e["denominator"]).as_dict()
-                      for v, e in sorted(by_version.items())}  # fmt: skip
-        result.versions = sorted(by_version)
+        result.pac = pac_by_version(report["breakdown"])
+        result.versions = sorted(result.pac)
         if config.policy == "ab" and version is not None:
             model_versions = [v for v in result.versions if v.startswith("mr-sim-")]
             if config.retrain == "none" and model_versions:
