@@ -2,8 +2,8 @@
 
 Each command group lives in its own module with a ``register(commands)`` function: ``data``
 (migrate, seed, refresh), ``imports`` (import movielens-100k, import csv), ``serve``, ``train``,
-``runs`` (evaluate, export, publish, runs, models), ``evaluation`` (compare), ``keys`` and
-``benchmark``. Shared options
+``runs`` (evaluate, export, publish, runs, models), ``evaluation`` (simulate, evaluate-offline,
+compare), ``reports`` (report), ``keys`` and ``benchmark``. Shared options
 (``--db``, ``--quiet``) and the help layout are in ``options``. Modules import their heavy
 dependencies inside the command functions, so ``mediarec --help`` starts in a blink.
 """
@@ -13,7 +13,17 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from training.cli import benchmark, data, evaluation, imports, keys, runs, serve, train
+from training.cli import (
+    benchmark,
+    data,
+    evaluation,
+    imports,
+    keys,
+    reports,
+    runs,
+    serve,
+    train,
+)
 from training.cli.options import Command, Commands, HelpFormatter, apply_database_option
 
 DESCRIPTION = (
@@ -23,7 +33,7 @@ DESCRIPTION = (
     "flags say otherwise. 'mediarec COMMAND --help' describes each command."
 )
 
-GROUPS = (data, imports, serve, train, runs, evaluation, keys, benchmark)
+GROUPS = (data, imports, serve, train, runs, evaluation, reports, keys, benchmark)
 """Every command group, in the order ``mediarec --help`` lists them."""
 
 
