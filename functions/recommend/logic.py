@@ -11,7 +11,12 @@ from dataclasses import dataclass, replace
 
 from functions.common.clock import to_iso
 from functions.common.http.schemas import Reason, RecommendationResponse, RecommendedItem
-from functions.common.serving.model_runtime import ServingModel, ab_arm, serving_models
+from functions.common.serving.model_runtime import (
+    ModelSlot,
+    ServingModel,
+    ab_arm,
+    serving_models,
+)
 from functions.common.serving.popularity import ANY_PLATFORM, popular_items, top_popular_ids
 from functions.common.serving.snapshot_refresh import serving_snapshots
 from functions.common.settings import Settings
@@ -168,14 +173,21 @@ def _popular(
 
 
 def choose_items(
-    request: FeedRequest, db: Database, settings: Settings, now_ms: int, seed: str = ""
+    request: FeedRequest,
+    db: Database,
+    settings: Settings,
+    now_ms: int,
+    seed: str = "",
+    slot: ModelSlot | None = None,
 ) -> Feed:
     """The trained model's ranking (or in-session picks for users it does not know), then
     popular items, then the newest; under a model, exploration slots drawn with ``seed`` (from
     its next-ranked items and items newer than it) at drawn positions. Never seen (if asked)
-    or hidden items."""
+    or hidden items. ``slot`` replaces the registry's model (an off-policy replay of a
+    candidate)."""
     seen = _seen_items(request, db)
-    slot = serving_models(db, settings).for_user(request.user_id, settings)
+    if slot is None:
+        slot = serving_models(db, settings).for_user(request.user_id, settings)
     model = slot.model
     snaps = serving_snapshots(db, settings, model.spec if model else None, now_ms)
     if snaps.item_features is None or not snaps.item_features.ready:

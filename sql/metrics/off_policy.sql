@@ -11,6 +11,19 @@ JOIN impressions i ON i.recommendation_id = w.recommendation_id AND i.item_id = 
 JOIN recommendations r ON r.recommendation_id = w.recommendation_id
 ORDER BY i.served_ms, w.recommendation_id, w.position;
 
--- name: seen_before
--- The items a user had any event on before a feed was served: what that feed excluded.
-SELECT DISTINCT item_id FROM events WHERE user_id = :user_id AND ts_ms < :before_ms;
+-- A replay store: a copy of the database whose events stop where the window starts, then
+-- grow with the live store's events in the order they arrived, so that each logged feed is
+-- ranked again over exactly what the serving code could read when it served it.
+
+-- name: hold_back_events
+DELETE FROM events WHERE received_ms >= :from_ms;
+
+-- name: attach_live
+ATTACH DATABASE :path AS live;
+
+-- name: detach_live
+DETACH DATABASE live;
+
+-- name: replay_events
+INSERT INTO main.events
+SELECT * FROM live.events WHERE received_ms >= :after_ms AND received_ms < :until_ms;

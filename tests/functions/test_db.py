@@ -124,6 +124,10 @@ def test_every_named_query_compiles_against_the_schema(tmp_path):
     ):
         database.conn.execute(sql.query(file, name))
     tombstones.install_sql_function(database.conn)  # what training registers before its reads
+    live = Database(tmp_path / "live.sqlite")  # what an off-policy replay store attaches
+    live.migrate()
+    live.close()
+    database.conn.execute("ATTACH DATABASE ? AS live", (str(tmp_path / "live.sqlite"),))
     for path in sorted(sql.sql_dir().rglob("*.sql")):
         if "migrations" in path.parts:
             continue

@@ -150,7 +150,7 @@ def test_logs_without_randomisation_are_refused(simulated, tmp_path):
             estimate_two_days()
         database.conn.execute("UPDATE impressions SET propensity = NULL")
         database.conn.commit()
-        with pytest.raises(TooLittleRandomisation, match="carries propensities"):
+        with pytest.raises(TooLittleRandomisation, match="without propensities"):
             estimate_two_days()
     finally:
         database.close()

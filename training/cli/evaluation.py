@@ -84,6 +84,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate_offline(args: argparse.Namespace) -> int:
+    import sqlite3
+
     from functions.common import clock
     from functions.common.serving.model_runtime import BundleError, load_model
     from functions.common.settings import get_settings
@@ -98,11 +100,13 @@ def cmd_evaluate_offline(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
-        result = evaluate_offline(
-            model, get_database(), get_settings(), min(start, end), end, args.k, args.clip
-        )
+        result = evaluate_offline(model, get_database(), get_settings(), start, end, args.k,
+                                  args.clip)  # fmt: skip
     except TooLittleRandomisation as error:
         print(f"error: too little randomisation to estimate anything: {error}", file=sys.stderr)
+        return 2
+    except (ValueError, sqlite3.Error) as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     print_offline_estimate(result)
     if args.out:
@@ -201,6 +205,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             print("error: --url needs --key (or MEDIAREC_API_KEY): a key with the admin scope",
                   file=sys.stderr)  # fmt: skip
             return 2
+        if (args.seed_only or args.no_seed) and not args.tag:
+            print("error: --seed-only and --no-seed need --tag, the ids the two runs share",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+    elif args.tag or args.seed_only or args.no_seed:
+        print("error: --tag, --seed-only and --no-seed go with --url", file=sys.stderr)
+        return 2
     config = SimulationConfig(
         users=args.users, days=args.days, policy=args.policy or "ab",
         retrain=args.retrain or "none", seed=args.seed, items=args.items,
@@ -209,10 +220,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         from training.simulation.remote import ApiError, simulate_remote
 
         try:
-            result = simulate_remote(config, args.url, key, progress=not args.quiet)
+            result = simulate_remote(config, args.url, key, progress=not args.quiet,
+                                     tag=args.tag, seed_server=not args.no_seed,
+                                     visit=not args.seed_only)  # fmt: skip
         except (ApiError, ValueError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
+        if args.seed_only:
+            print(f"posted the catalog and history tagged {args.tag}; train and publish on the "
+                  f"server's store, then run with --tag {args.tag} --no-seed")  # fmt: skip
+            return 0
     else:
         with tempfile.TemporaryDirectory(prefix="mediarec-simulate-") as tmp:
             folder = args.keep or Path(tmp)
@@ -285,4 +302,18 @@ def register_simulate(commands: Commands) -> None:
     )
     simulate.add_argument(
         "--key", help="with --url: an admin-scope API key (default: $MEDIAREC_API_KEY)"
+    )
+    simulate.add_argument(
+        "--tag", help="with --url: the prefix of every simulated id (default: a new one per run)"
+    )
+    simulate.add_argument(
+        "--seed-only",
+        action="store_true",
+        help="with --url --tag: post the catalog and history, then stop (train and publish "
+        "a model on the server's store before the visits)",
+    )
+    simulate.add_argument(
+        "--no-seed",
+        action="store_true",
+        help="with --url --tag: the catalog and history are there (from --seed-only): visits only",
     )
