@@ -94,7 +94,7 @@ def cmd_benchmark_off_policy(args: argparse.Namespace) -> int:
     summary = run_off_policy_benchmark(
         args.seeds, args.users, args.days, args.out, progress=not args.quiet
     )
-    return 0 if summary["checks"] else 1
+    return 0 if summary["checks"] and summary["consistent"] == summary["checks"] else 1
 
 
 def _add_out_option(parser: argparse.ArgumentParser, benchmark: str) -> None:

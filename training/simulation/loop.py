@@ -47,7 +47,11 @@ class SimulationConfig:
     history_events: int | None = None  # None: 100 per user
     visit_p: float = 0.6
     click_base: float = 0.05  # the click chance of an average item at the top
-    epochs: int = 8
+    epochs: int = 20  # at most: early stopping on the validation split decides
+    # Targets per optimiser step. The product default (6,400) gives this world's ~100k-event
+    # history about 16 steps an epoch, and the model then only ties popularity; 512 gives it
+    # ~200 (docs/decisions.md, 2026-12-01).
+    batch_size: int = 512
     model_seed: int | None = None  # the training seed (default: ``seed``)
 
 
@@ -146,6 +150,7 @@ def _train_and_publish(
         TrainConfig(
             seed=config.seed if config.model_seed is None else config.model_seed,
             epochs=config.epochs,
+            batch_size=config.batch_size,
         ),
         progress=False,
     )
@@ -297,6 +302,7 @@ def simulate(config: SimulationConfig, folder: Path, progress: bool = True) -> S
                 for scope in ("read", "ingest")}  # fmt: skip
         version = None
         if config.policy != "popularity":
+            clock.now_ms = lambda: START_MS  # the training data is read when the days begin
             version = _train_and_publish(config, env, START_MS, config.policy == "model")
             result.bundles[version] = folder / "bundles" / version
             if config.policy == "ab":
