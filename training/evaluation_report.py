@@ -28,7 +28,8 @@ HOURLY_UP_TO_MS = 3 * DAY_MS
 def _windows(start_ms: int, end_ms: int) -> tuple[str, list[tuple[int, int]]]:
     step = HOUR_MS if end_ms - start_ms <= HOURLY_UP_TO_MS else DAY_MS
     first = start_ms - start_ms % step
-    bounds = [(t, t + step) for t in range(first, end_ms, step)]
+    # whole hours or days, the first and last cut to the range: every point sums into the total
+    bounds = [(max(t, start_ms), min(t + step, end_ms)) for t in range(first, end_ms, step)]
     if len(bounds) > MAX_WINDOWS:
         raise ValueError(
             f"{len(bounds)} day windows: a report covers at most {MAX_WINDOWS}; shorten --from/--to"

@@ -163,3 +163,23 @@ def test_bad_arguments_are_refused(tmp_path, capsys, extra, message):
 def test_an_s3_destination_must_name_a_bucket(tmp_path):
     with pytest.raises(ValueError, match="s3://bucket/prefix"):
         upload([], "reports/daily")
+
+
+def test_the_windows_stay_inside_the_range(logged, settings):
+    # feeds are served a second apart from each hour's start: cut three off the first hour and
+    # keep five of the fourth
+    data = collect(logged, settings, START + 2_500, START + 3 * HOUR_MS + 4_500, k=3)
+    starts = [p["start_ms"] for p in data["series"][0]["points"]]
+    assert starts[0] == START + 2_500  # cut at --from, not the hour before it
+    shown = sum(p["impressions"] for s in data["series"] for p in s["points"])
+    assert shown == data["whole"]["pac"]["denominator"] == 3 * (5 + 8 + 8 + 5)
+
+
+def test_a_failed_upload_is_said_not_raised(logged, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():  # no such bucket
+        code = main(["report", "--out", str(tmp_path / "r"), "--s3", "s3://missing-bucket/x"])
+    assert code == 1 and "the upload to s3://missing-bucket/x failed" in capsys.readouterr().err
+    assert (tmp_path / "r" / "summary.md").is_file()  # what was written stays

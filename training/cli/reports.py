@@ -35,8 +35,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    files = write_report(data, args.out)
-    (args.out / "report.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    try:
+        files = write_report(data, args.out)
+        (args.out / "report.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    except OSError as error:
+        print(f"error: cannot write the report to {args.out}: {error}", file=sys.stderr)
+        return 2
     files.append(args.out / "report.json")
     for path in files:
         print(f"wrote {path}")
@@ -46,6 +50,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         except ValueError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
+        except Exception as error:  # boto3's credential, network and service errors alike
+            print(f"error: the upload to {args.s3} failed: {error}", file=sys.stderr)
+            return 1
         bucket = args.s3.removeprefix("s3://").split("/", 1)[0]
         for key in keys:
             print(f"uploaded s3://{bucket}/{key}")
