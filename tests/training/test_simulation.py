@@ -4,6 +4,7 @@ scheduled evaluation scores what they did, and the process's settings are left a
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -115,5 +116,36 @@ def test_the_command_refuses_in_process_flags_with_a_url(capsys, monkeypatch):
     assert "--policy: in process only" in capsys.readouterr().err
     assert main(["simulate", "--url", "http://127.0.0.1:9"]) == 2
     assert "needs --key" in capsys.readouterr().err
+    assert main(["simulate", "--url", "http://127.0.0.1:9", "--key", "k", "--no-seed"]) == 2
+    assert "need --tag" in capsys.readouterr().err
+    assert main(["simulate", "--tag", "t"]) == 2
+    assert "go with --url" in capsys.readouterr().err
     assert main(["simulate", "--url", "http://127.0.0.1:9", "--key", "k", "--users", "5"]) == 1
     assert "error:" in capsys.readouterr().err  # nothing listens there: said, not a traceback
+
+
+def test_seed_then_train_then_serve_lets_the_server_model_serve(live_server, tmp_path):
+    from functions.common.caches import reset_all
+    from functions.common.settings import Settings
+    from functions.common.store.db import get_database
+    from tests.utils.training import FAST
+    from training import pipeline
+    from training.export import export_bundle
+    from training.local.lambda_invoke import EXAMPLE_API_KEY
+    from training.publish import publish
+    from training.simulation.remote import simulate_remote
+
+    config = SimulationConfig(users=60, days=1, items=200, history_events=3000, click_base=0.3)
+    seeded = simulate_remote(config, live_server, EXAMPLE_API_KEY, False, "t1", visit=False)
+    assert seeded.feeds == 0
+    database = get_database()  # the server's store: train and publish as an operator would
+    prepared = pipeline.prepare(database, Settings.from_env(env_file=None))
+    trained = pipeline.train(prepared, FAST, progress=False)
+    bundle = export_bundle(trained.model, prepared.data, tmp_path / "b", model_version="m-live",
+                           metrics={}, train_config=FAST.to_dict())  # fmt: skip
+    publish(
+        database, bundle, str(tmp_path / "models"), activate=True, now_ms=int(time.time() * 1000)
+    )
+    reset_all()  # the server looks for the new model now, not in 30 s
+    served = simulate_remote(config, live_server, EXAMPLE_API_KEY, False, "t1", seed_server=False)
+    assert "m-live" in served.pac and served.pac["m-live"]["denominator"] > 0

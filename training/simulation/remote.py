@@ -11,13 +11,17 @@ HTTP API only, as any client would drive it.
    ``GET /metrics/compare`` the user-level comparison when two versions served.
 
 The server's own models and A/B configuration decide the feeds: training and publishing are the
-operator's (``mediarec train``/``publish`` on the server's store). The key needs the ``admin``
-scope (``POST /items``) or a key per route's scope; a failed request stops the run with the
-server's answer.
+operator's (``mediarec train``/``publish`` on the server's store). For a model to know the
+simulated users, seed first and serve later: ``--tag T --seed-only`` posts the catalog and
+history and stops; train and publish; then ``--tag T --no-seed`` runs the visits. ``GET
+/metrics`` counts every impression the server logged in the run's window, so point it at a
+server of its own. The key needs the ``admin`` scope (``POST /items``); a failed request stops
+the run with the server's answer (429 and 503 are retried after their Retry-After).
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
@@ -37,6 +41,7 @@ from training.simulation.loop import (
 )
 
 BATCH = 500  # the API's default MEDIAREC_MAX_BATCH_SIZE
+RETRIES = 5  # of a request the server answered 429 or 503 (busy)
 REACTION_DELAY_MS = 60_000  # engagement up to a minute after the feed: inside the 300 s skew
 
 
@@ -55,26 +60,48 @@ class HttpApi:
     def call(
         self, method: str, path: str, query: dict[str, Any] | None = None, body: Any = None
     ) -> Any:
+        """The answer's JSON; a 429 or 503 (busy) is retried after its Retry-After, up to
+        RETRIES times; anything else that is not 2xx raises ApiError with the server's body."""
         target = self.url + path + (f"?{urlencode(query)}" if query else "")
         data = None if body is None else json.dumps(body).encode("utf-8")
-        request = urllib.request.Request(target, data=data, method=method)
-        request.add_header("x-api-key", self.key)
-        if data is not None:
-            request.add_header("content-type", "application/json")
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                return json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as error:
-            text = error.read().decode("utf-8", "replace")[:500]
-            raise ApiError(f"{method} {path} answered {error.code}: {text}") from None
-        except (urllib.error.URLError, OSError) as error:
-            raise ApiError(f"{method} {target}: {error}") from None
+        for attempt in range(RETRIES + 1):
+            request = urllib.request.Request(target, data=data, method=method)
+            request.add_header("x-api-key", self.key)
+            if data is not None:
+                request.add_header("content-type", "application/json")
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                    text = response.read()
+            except urllib.error.HTTPError as error:
+                answer = error.read().decode("utf-8", "replace")[:500]
+                if error.code in (429, 503) and attempt < RETRIES:
+                    time.sleep(_retry_after(error.headers.get("retry-after"), attempt))
+                    continue
+                raise ApiError(f"{method} {path} answered {error.code}: {answer}") from None
+            except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
+                raise ApiError(f"{method} {target}: {error}") from None
+            try:
+                return json.loads(text or b"null")
+            except ValueError:
+                raise ApiError(f"{method} {path} answered with no JSON: {text[:200]!r}") from None
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def post_batch(self, path: str, field: str, rows: list[dict[str, Any]]) -> None:
         answer = self.call("POST", path, body={field: rows})
-        rejected = [r for r in (answer or {}).get("results", []) if r.get("status") == "rejected"]
-        if rejected:
-            raise ApiError(f"POST {path} rejected {len(rejected)} rows, e.g. {rejected[0]}")
+        refused = [
+            r
+            for r in (answer or {}).get("results", [])
+            if r.get("status") in ("rejected", "conflict")
+        ]
+        if refused:
+            raise ApiError(f"POST {path} refused {len(refused)} rows, e.g. {refused[0]}")
+
+
+def _retry_after(header: str | None, attempt: int) -> float:
+    try:
+        return min(float(header or ""), 30.0)
+    except ValueError:
+        return min(0.5 * 2**attempt, 30.0)
 
 
 def _iso(ms: int) -> str:
@@ -130,16 +157,26 @@ def _check_catalog(foreign: int, impressions: int) -> None:
 
 
 def simulate_remote(
-    config: SimulationConfig, url: str, key: str, progress: bool = True
+    config: SimulationConfig,
+    url: str,
+    key: str,
+    progress: bool = True,
+    tag: str | None = None,
+    seed_server: bool = True,
+    visit: bool = True,
 ) -> SimulationResult:
-    """The loop of this module's docstring against the server at ``url``."""
+    """The loop of this module's docstring against the server at ``url``. ``tag`` prefixes
+    every id (default: a new one per run); ``seed_server=False`` skips posting the catalog and
+    history (an earlier run with the same ``tag`` and seed did); ``visit=False`` stops after
+    posting them, so that a model can be trained and published on the server's store before a
+    run with ``seed_server=False`` serves it."""
     from functions.common.clock import parse_timestamp_text
     from training.datasets.synthetic.generation import generate_world
     from training.datasets.synthetic.world import WorldConfig
 
     started = time.perf_counter()
     api = HttpApi(url, key)
-    tag = f"sim{config.seed}t{int(time.time())}"
+    tag = tag or f"sim{config.seed}t{int(time.time())}"
     now_ms = int(time.time() * 1000) // 60_000 * 60_000 - 60_000
     world = generate_world(
         WorldConfig(
@@ -153,8 +190,12 @@ def simulate_remote(
     )
     world.user_ids = [f"{tag}-{u}" for u in world.user_ids]
     world.item_ids = [f"{tag}-{i}" for i in world.item_ids]
-    _seed_server(api, world, tag, progress)
     result = SimulationResult(config)
+    if seed_server:
+        _seed_server(api, world, tag, progress)
+    if not visit:
+        result.seconds = time.perf_counter() - started
+        return result
     rng = np.random.default_rng(config.seed)
     start_ms = int(time.time() * 1000)
     foreign = 0  # served items outside the simulated catalog
