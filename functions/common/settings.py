@@ -118,7 +118,11 @@ class Settings(BaseModel):
         "from more; a 1024 MB Lambda function has one vCPU).",
     )
     exploration_share: float = Field(
-        0.1, ge=0, le=0.5, description="Share of a model feed's slots for items newer than it."
+        0.1,
+        ge=0,
+        le=0.5,
+        description="Share of a model feed's slots drawn from its next-ranked items and the "
+        "items newer than it, at drawn positions, with their propensity logged.",
     )
     ab_model_version: str | None = Field(
         None, description="A registered model version that serves ab_share of users."
