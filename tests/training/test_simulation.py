@@ -28,6 +28,16 @@ def test_a_small_ab_simulation_logs_both_arms_and_compares_them(tmp_path):
     users = comparison["sample_ratio"]["users_per_arm"]
     assert users["a"] + users["b"] == comparison["a"]["users"] + comparison["b"]["users"]
     assert {k: v for k, v in os.environ.items() if k.startswith("MEDIAREC_")} == before
+    # the expected PaC under the users' own click model, per served version, as logged
+    expected = result.expected_pac()
+    assert set(expected) == set(result.pac) | {"difference"}
+    assert expected["difference"]["a"] == "popularity-v1" and expected["difference"]["ci95"]
+    for version, part in result.pac.items():
+        assert expected[version]["denominator"] == part["denominator"]
+        assert 0 < expected[version]["value"] < 1
+        # the clicks the users drew agree with the click model the expectation sums
+        expected_hits = expected[version]["numerator"]
+        assert abs(part["numerator"] - expected_hits) < 4 * expected_hits**0.5 + 2
 
 
 def test_an_unknown_policy_is_refused(tmp_path):

@@ -248,12 +248,24 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         ci = pac["ci95"] or [None, None]
         print(f"| {version} | {_percent(pac['value'])} | [{_percent(ci[0])}, {_percent(ci[1])}] "
               f"| {pac['denominator']} |")  # fmt: skip
+    expected = result.expected_pac()
+    print("expected PaC@10 under the synthetic users' own click model (no click noise; by "
+          "served version, users as the unit):")  # fmt: skip
+    for version, part in expected.items():
+        if version != "difference" and part["value"] is not None:
+            se = part["se"]
+            spread = "" if se is None else f" ± {100 * 1.959964 * se:.3f} points"
+            print(f"  {version}: {_percent(part['value'])}{spread}")
+    if "difference" in expected:
+        diff = expected["difference"]
+        print(f"  {diff['b']} - {diff['a']}: {_interval(diff)}")
     if result.comparison is not None:
         print_comparison(result.comparison)
     if args.out:
         payload = {"config": vars(config), "url": args.url, "feeds": result.feeds,
                    "impressions": result.impressions, "events": result.events,
-                   "pac": result.pac, "comparison": result.comparison,
+                   "pac": result.pac, "expected_pac": expected,
+                   "comparison": result.comparison,
                    "seconds": round(result.seconds, 1)}  # fmt: skip
         write_json(args.out, payload)
     return 0

@@ -64,6 +64,29 @@ class SimulationResult:
     versions: list[str] = field(default_factory=list)
     pac: dict[str, Any] = field(default_factory=dict)
     bundles: dict[str, Path] = field(default_factory=dict)  # each published version's folder
+    # per served version, per user: [expected engaged impressions, impressions] under the
+    # hidden click model (what PaC would be without the clicks' own noise)
+    expected: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+
+    def record_expected(self, world: Any, user: int, feed: dict[str, Any], config: Any) -> None:
+        per_user = self.expected.setdefault(feed["model_version"], {})
+        sums = per_user.setdefault(world.user_ids[user], [0.0, 0.0])
+        sums[0] += expected_engaged(world, user, feed, config)
+        sums[1] += len(feed["items"])
+
+    def expected_pac(self) -> dict[str, Any]:
+        """Each version's expected PaC with its user-level standard error, and (two versions)
+        the difference of the second from the first with its 95% interval."""
+        from functions.metrics.maths import difference, user_ratio
+
+        ratios = {v: user_ratio([(x, n) for x, n in users.values()])
+                  for v, users in sorted(self.expected.items())}  # fmt: skip
+        out: dict[str, Any] = {v: r.as_dict() for v, r in ratios.items()}
+        if len(ratios) == 2:  # the popularity baseline as the control when it is one
+            a, b = sorted(ratios, key=lambda v: (v != "popularity-v1", v))
+            out["difference"] = {"a": a, "b": b, **difference(ratios[a], ratios[b])}
+        return out
+
     comparison: dict[str, Any] | None = None
     seconds: float = 0.0
 
@@ -209,6 +232,22 @@ def react(
     return events
 
 
+def expected_engaged(
+    world: Any, user: int, feed: dict[str, Any], config: SimulationConfig
+) -> float:
+    """The feed's expected engaged impressions under the click model :func:`react` draws from:
+    the sum over its items of position_bias x click_chance (0 for an item outside the world)."""
+    index, attraction = world_index(world), _attraction(world)
+    total = 0.0
+    for shown in feed["items"]:
+        item = index.get(shown["item_id"])
+        if item is not None:
+            total += position_bias(shown["position"]) * click_chance(
+                world, attraction, user, item, config
+            )
+    return total
+
+
 def world_index(world: Any) -> dict[str, int]:
     """item_id -> item index, cached on the world."""
     cached = getattr(world, "_item_index", None)
@@ -224,6 +263,7 @@ def _serve_and_react(
     keys: dict[str, str],
     rng: np.random.Generator,
     config: SimulationConfig,
+    result: SimulationResult,
 ) -> tuple[int, int]:
     """One visit: a feed from the recommend handler, the user's reactions through ingest.
     Returns (impressions, events)."""
@@ -240,6 +280,7 @@ def _serve_and_react(
     )  # fmt: skip
     if status != 200:
         raise RuntimeError(f"the recommend handler answered {status}: {feed}")
+    result.record_expected(world, user, feed, config)
     events = react(world, user, feed, now_ms, rng, config)
     if events:  # sent when the last of them happened
         from functions.common import clock
@@ -317,7 +358,7 @@ def simulate(config: SimulationConfig, folder: Path, progress: bool = True) -> S
                 if at - refreshed >= REFRESH_MS:  # what the 5-minute schedule does
                     refresh_all(get_database(), get_settings(), int(at))
                     refreshed = at
-                shown, sent = _serve_and_react(world, user, int(at), keys, rng, config)
+                shown, sent = _serve_and_react(world, user, int(at), keys, rng, config, result)
                 result.feeds += 1
                 result.impressions += shown
                 result.events += sent

@@ -209,6 +209,7 @@ def simulate_remote(
                 {"k": FEED_K, "platform": platform},
             )
             served_ms = parse_timestamp_text(feed["served_at"])
+            result.record_expected(world, user, feed, config)
             events = react(world, user, feed, served_ms, rng, config, REACTION_DELAY_MS)
             if events:
                 api.post_batch("/events", "events", events)
