@@ -141,7 +141,7 @@ def logged_feeds(
 
 class ReplayStore:
     """A copy of the store in ``folder`` whose events stop at ``start_ms`` and then grow with
-    the live store's events in the order they arrived (:meth:`advance`), so that the candidate
+    the window's events in the order they arrived (:meth:`advance`), so that the candidate
     ranks each logged feed over exactly what the serving code could read when it was served:
     the user's history and seen items, and snapshots rebuilt from those events every
     REPLAY_REFRESH_MS of log time. The live store is only read."""
@@ -158,13 +158,17 @@ class ReplayStore:
             target.close()
             source.close()
         self.db = Database(self.path, journal_mode="delete")
-        self.db.write(lambda c: execute(c, QUERIES, "hold_back_events", {"from_ms": start_ms}))
-        execute(self.db.conn, QUERIES, "attach_live", {"path": live.path})
+
+        def hold_back(conn: sqlite3.Connection) -> None:
+            for name in ("create_pending_events", "index_pending_events", "hold_back_events"):
+                execute(conn, QUERIES, name, {"from_ms": start_ms})
+
+        self.db.write(hold_back)
         self.spec, self.upto_ms = spec, start_ms
         self.refreshed_ms: int | None = None
 
     def advance(self, until_ms: int, settings: Settings) -> None:
-        """Every event the live store received before ``until_ms``; snapshots rebuilt when
+        """Every event of the window received before ``until_ms``; snapshots rebuilt when
         REPLAY_REFRESH_MS of log time has passed since the last build."""
         from functions.common.serving.online_features import clear_item_feature_tables
         from functions.common.serving.popularity import clear_popularity_cache
@@ -188,7 +192,6 @@ class ReplayStore:
         from functions.common.serving.online_features import clear_item_feature_tables
         from functions.common.serving.popularity import clear_popularity_cache
 
-        execute(self.db.conn, QUERIES, "detach_live")
         self.db.close()
         clear_popularity_cache()  # the replay's generations are not the live store's
         clear_item_feature_tables()

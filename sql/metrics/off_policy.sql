@@ -12,18 +12,19 @@ JOIN recommendations r ON r.recommendation_id = w.recommendation_id
 ORDER BY i.served_ms, w.recommendation_id, w.position;
 
 -- A replay store: a copy of the database whose events stop where the window starts, then
--- grow with the live store's events in the order they arrived, so that each logged feed is
--- ranked again over exactly what the serving code could read when it served it.
+-- grow with the window's events in the order they arrived, so that each logged feed is ranked
+-- again over exactly what the serving code could read when it served it. The window's events
+-- wait in replay_pending, indexed by arrival (events has no such index).
+
+-- name: create_pending_events
+CREATE TABLE IF NOT EXISTS replay_pending AS SELECT * FROM events WHERE received_ms >= :from_ms;
+
+-- name: index_pending_events
+CREATE INDEX IF NOT EXISTS replay_pending_received ON replay_pending (received_ms);
 
 -- name: hold_back_events
 DELETE FROM events WHERE received_ms >= :from_ms;
 
--- name: attach_live
-ATTACH DATABASE :path AS live;
-
--- name: detach_live
-DETACH DATABASE live;
-
 -- name: replay_events
-INSERT INTO main.events
-SELECT * FROM live.events WHERE received_ms >= :after_ms AND received_ms < :until_ms;
+INSERT INTO events
+SELECT * FROM replay_pending WHERE received_ms >= :after_ms AND received_ms < :until_ms;
