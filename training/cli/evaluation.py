@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from training.benchmarks.report import write_json
-from training.cli.options import Commands
+from training.cli.options import Commands, add_window_options, window_of
 
 
 def _percent(value: float | None) -> str:
@@ -65,8 +65,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print("error: --a and --b name the same version", file=sys.stderr)
         return 2
     try:
-        end = clock.parse_timestamp_text(args.to) if args.to else clock.now_ms() + 1
-        start = clock.parse_timestamp_text(args.from_) if args.from_ else end - clock.DAY_MS
+        start, end = window_of(args, clock.DAY_MS)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -93,8 +92,7 @@ def cmd_evaluate_offline(args: argparse.Namespace) -> int:
     from training.off_policy import TooLittleRandomisation, evaluate_offline
 
     try:
-        end = clock.parse_timestamp_text(args.to) if args.to else clock.now_ms() + 1
-        start = clock.parse_timestamp_text(args.from_) if args.from_ else end - clock.DAY_MS
+        start, end = window_of(args, clock.DAY_MS)
         model = load_model(args.bundle)
     except (ValueError, BundleError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -156,10 +154,7 @@ def register(commands: Commands) -> None:
     )
     offline.add_argument("--bundle", type=Path, required=True, metavar="DIR",
                          help="the candidate's exported bundle folder")  # fmt: skip
-    offline.add_argument(
-        "--from", dest="from_", metavar="TIME", help="ISO-8601 or epoch (default: to - 24 h)"
-    )
-    offline.add_argument("--to", metavar="TIME", help="ISO-8601 or epoch, exclusive (default: now)")
+    add_window_options(offline, "24 h")
     offline.add_argument("--k", type=int, default=10, help="the candidate's feed length")
     offline.add_argument(
         "--clip", type=float, default=500.0, help="the largest inverse-propensity weight"
@@ -175,10 +170,7 @@ def register(commands: Commands) -> None:
     )
     compare.add_argument("--a", required=True, help="the control's model version")
     compare.add_argument("--b", required=True, help="the treatment's model version")
-    compare.add_argument(
-        "--from", dest="from_", metavar="TIME", help="ISO-8601 or epoch (default: to - 24 h)"
-    )
-    compare.add_argument("--to", metavar="TIME", help="ISO-8601 or epoch, exclusive (default: now)")
+    add_window_options(compare, "24 h")
     compare.add_argument("--k", type=int, default=10, help="impressions up to this position")
     compare.add_argument("--platform", help="one platform only (default: all)")
     compare.add_argument(

@@ -106,3 +106,22 @@ def apply_database_option(args: argparse.Namespace) -> None:
         from functions.common.caches import reset_all
 
         reset_all()
+
+
+def add_window_options(parser: argparse.ArgumentParser, span: str) -> None:
+    """``--from`` and ``--to``, a window of logged traffic; ``span`` names the default length
+    (``24 h``, ``7 days``), which :func:`window_of` applies."""
+    parser.add_argument(
+        "--from", dest="from_", metavar="TIME", help=f"ISO-8601 or epoch (default: to - {span})"
+    )
+    parser.add_argument("--to", metavar="TIME", help="ISO-8601 or epoch, exclusive (default: now)")
+
+
+def window_of(args: argparse.Namespace, span_ms: int) -> tuple[int, int]:
+    """(start, end) in epoch ms from ``--from``/``--to``: end defaults to now (inclusive of
+    this millisecond), start to end - ``span_ms``. ValueError for an unreadable time."""
+    from functions.common import clock
+
+    end = clock.parse_timestamp_text(args.to) if args.to else clock.now_ms() + 1
+    start = clock.parse_timestamp_text(args.from_) if args.from_ else end - span_ms
+    return start, end

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from training.cli.options import Commands
+from training.cli.options import Commands, add_window_options, window_of
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -24,8 +24,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         print("error: --a and --b name the same version", file=sys.stderr)
         return 2
     try:
-        end = clock.parse_timestamp_text(args.to) if args.to else clock.now_ms() + 1
-        start = clock.parse_timestamp_text(args.from_) if args.from_ else end - 7 * clock.DAY_MS
+        start, end = window_of(args, 7 * clock.DAY_MS)
         if start >= end:
             raise ValueError("--from must come before --to")
         versions = (args.a, args.b) if args.a is not None else None
@@ -70,10 +69,7 @@ def register(commands: Commands) -> None:
         "pac_over_time.png, pac_by_position.png, ab_comparison.png, summary.md and "
         "report.json in --out; --s3 also uploads them.",
     )
-    report.add_argument(
-        "--from", dest="from_", metavar="TIME", help="ISO-8601 or epoch (default: to - 7 days)"
-    )
-    report.add_argument("--to", metavar="TIME", help="ISO-8601 or epoch, exclusive (default: now)")
+    add_window_options(report, "7 days")
     report.add_argument("--out", type=Path, required=True, metavar="DIR", help="where files go")
     report.add_argument("--k", type=int, default=10, help="impressions up to this position")
     report.add_argument("--platform", help="one platform only (default: all)")
