@@ -14,6 +14,9 @@ ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f/]+$"
 """The characters of every id: no control characters (C0, DEL, C1), no ``/``."""
 ID_PATTERN_TEXT = "an id may not hold control characters or '/'"
 """:data:`ID_PATTERN` in words, for error messages."""
+TEXT_PATTERN = r"^[^\x00]*$"
+"""Stored free text (titles, categories, versions, platforms): anything but NUL, which
+PostgreSQL's text cannot hold, refused alike on both engines."""
 
 ItemKind = Literal["video", "article", "post"]
 """The kinds of item. The order is part of the model bundle format: the features code a kind by

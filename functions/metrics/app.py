@@ -15,6 +15,7 @@ from functions.common.http.lambda_runtime import make_handler
 from functions.common.serving.snapshot_refresh import refresh_all
 from functions.common.settings import get_settings
 from functions.common.store.db import get_database
+from functions.common.vocabulary import TEXT_PATTERN
 from functions.metrics.compare import compare_versions
 from functions.metrics.emit import emit_metric_rows
 from functions.metrics.key_jobs import KEY_JOBS, run_key_job
@@ -42,12 +43,16 @@ FromParam = Annotated[
     str | None,
     Query(
         alias="from",
+        pattern=TEXT_PATTERN,
         description="ISO-8601 or epoch; default to - 24 h; at most 366 days before to "
         "(an earlier one is moved there); at or after to: an empty window",
     ),
 ]
-ToParam = Annotated[str | None, Query(description="ISO-8601 or epoch, exclusive; default now")]
-PlatformParam = Annotated[str | None, Query(max_length=32)]
+ToParam = Annotated[
+    str | None,
+    Query(description="ISO-8601 or epoch, exclusive; default now", pattern=TEXT_PATTERN),
+]
+PlatformParam = Annotated[str | None, Query(max_length=32, pattern=TEXT_PATTERN)]
 KParam = Annotated[int, Query(ge=1, le=100)]
 
 
@@ -102,7 +107,12 @@ def _platform(platform: str | None, settings: Any) -> None:
         )
 
 
-VERSION = Query(min_length=1, max_length=128, description="a model version (as impressions log it)")
+VERSION = Query(
+    min_length=1,
+    max_length=128,
+    pattern=TEXT_PATTERN,
+    description="a model version (as impressions log it)",
+)
 
 
 @router.get(

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from functions.common.http.errors import ApiError
 from functions.common.http.schemas import Identifier, ItemKind
 from functions.common.settings import Settings
+from functions.common.vocabulary import TEXT_PATTERN
 from functions.recommend.logic import FeedRequest
 
 UserId = Identifier
@@ -18,9 +19,11 @@ class RecommendationQuery(BaseModel):
     """The query string. Unknown parameters are ignored."""
 
     k: int = Field(10, ge=1, le=100, description="How many items.")
-    platform: str | None = Field(None, max_length=32, description="web, ios, android")
+    platform: str | None = Field(
+        None, max_length=32, pattern=TEXT_PATTERN, description="web, ios, android"
+    )
     kind: ItemKind | None = None
-    category: str | None = Field(None, min_length=1, max_length=64)
+    category: str | None = Field(None, min_length=1, max_length=64, pattern=TEXT_PATTERN)
     exclude_seen: bool = Field(True, description="Leave out items the user has events on.")
 
     def feed_request(self, user_id: str) -> FeedRequest:

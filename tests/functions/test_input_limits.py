@@ -17,6 +17,7 @@ from functions.common.http.errors import ApiError
 from functions.common.http.json_body import parse_json_body
 from functions.common.store.db import get_database
 from functions.ingest.app import handler as ingest
+from functions.metrics.app import handler as metrics_handler
 from functions.recommend.app import handler as recommend
 from tests.utils.factories import add_events, add_items, event
 from training.local.lambda_invoke import EXAMPLE_API_KEY, http_event, invoke
@@ -123,6 +124,22 @@ def test_a_lone_surrogate_is_refused():
     assert count("items") == 0
 
 
+def test_a_nul_character_in_stored_text_is_refused_on_every_engine():
+    """PostgreSQL's text cannot hold NUL: a title, a category or a query value holding one is
+    refused as invalid on both engines, naming the field. Attributes may hold one: they are
+    stored as JSON text, where it is the escape \\u0000."""
+    status, body = post("/items", '[{"item_id": "i1", "kind": "video", "title": "a\\u0000b"}]')
+    assert status == 422 and body["errors"][0]["field"].endswith("title"), body
+    status, body = post("/items", '[{"item_id": "i1", "kind": "video", "categories": ["\\u0000"]}]')
+    assert status == 422 and "categories" in body["errors"][0]["field"], body
+    query = {"a": "x", "b": "\x00"}
+    status, body = invoke(metrics_handler, http_event("GET", "/metrics/compare", query=query))
+    assert status == 422 and body["errors"][0]["field"] == "b", body
+    assert count("items") == 0
+    status, body = post("/users", '{"user_id": "u1", "attributes": {"k\\u0000": "\\u0000"}}')
+    assert status == 200, body
+
+
 def test_an_item_published_in_the_far_future_is_refused():
     status, body = invoke(ingest, http_event("POST", "/items", body={
         "item_id": "i1", "kind": "video", "published_at": "9999-01-01T00:00:00Z"}))  # fmt: skip
@@ -215,9 +232,10 @@ def test_import_csv_with_an_unknown_encoding_is_one_line(tmp_path):
 
 # -- properties of the body parser -----------------------------------------------------------
 
+texts = st.text()
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(10**19), 10**19) | st.floats(-1e19, 1e19) | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    st.none() | st.booleans() | st.integers(-(10**19), 10**19) | st.floats(-1e19, 1e19) | texts,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4),
     max_leaves=20,
 )  # fmt: skip
 PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -170,7 +170,7 @@ def _decoded(raw: str, field: str, plus_is_space: bool = False) -> str:
     if plus_is_space:
         raw = raw.replace("+", " ")
     try:
-        return unquote_to_bytes(raw).decode("utf-8")
+        text = unquote_to_bytes(raw).decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(
             422,
@@ -178,6 +178,14 @@ def _decoded(raw: str, field: str, plus_is_space: bool = False) -> str:
             "the request is invalid",
             [{"field": field, "reason": "not valid UTF-8 once percent-decoded"}],
         ) from None
+    if "\x00" in text:  # no engine column holds it (PostgreSQL refuses it in text)
+        raise ApiError(
+            422,
+            "validation_error",
+            "the request is invalid",
+            [{"field": field, "reason": "holds a NUL character (%00)"}],
+        )
+    return text
 
 
 def _path_id(name: str, raw: str) -> str:

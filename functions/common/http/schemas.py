@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from functions.common.clock import TimeBounds, exact_timestamp_ms
-from functions.common.vocabulary import ID_PATTERN, MAX_ID_LENGTH, ItemKind
+from functions.common.vocabulary import ID_PATTERN, MAX_ID_LENGTH, TEXT_PATTERN, ItemKind
 
 MAX_ATTRIBUTES_BYTES = 16_384
 MAX_ATTRIBUTE_NESTING = 4
@@ -69,9 +69,13 @@ rounding (exactly what the OpenAPI document states)."""
 Reason = Literal["model", "popular", "fresh", "exploration", "fallback"]
 """Why an item is in a feed: which path chose it."""
 Category = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True, pattern=r"\S")
+    str,
+    StringConstraints(
+        min_length=1, max_length=64, strip_whitespace=True, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$"
+    ),
 ]
-"""A category: up to 64 characters, at least one not whitespace (it is stored stripped)."""
+"""A category: up to 64 characters, at least one not whitespace (it is stored stripped), no
+NUL (:data:`~functions.common.vocabulary.TEXT_PATTERN`)."""
 
 
 def _allowed(info: ValidationInfo, key: str) -> tuple[str, ...] | None:
@@ -144,7 +148,7 @@ class ItemIn(_Strict):
 
     item_id: Identifier
     kind: ItemKind
-    title: Annotated[str, StringConstraints(max_length=500)] | None = None
+    title: Annotated[str, StringConstraints(max_length=500, pattern=TEXT_PATTERN)] | None = None
     categories: list[Category] = Field(default_factory=list, max_length=20)
     published_at: Timestamp | None = Field(
         None,
