@@ -9,12 +9,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo dev test lint format bench clean
+.PHONY: help install demo dev test test-postgres lint format bench clean
 
 help:
 	@echo "make demo    install, seed a synthetic media world, serve the API on http://$(HOST):$(PORT)"
 	@echo "            (make demo PORT=8080 HOST=0.0.0.0 to serve elsewhere)"
 	@echo "make test    install, run the test suite"
+	@echo "make test-postgres  the PostgreSQL engine's tests (needs MEDIAREC_TEST_POSTGRES_URL; .ci/run starts a server)"
 	@echo "make dev     serve the API on the existing local database"
 	@echo "make lint    ruff (lint + format check) and mypy"
 	@echo "make build   sam validate --lint, sam build, bundle sizes; make build-check runs the built function"
@@ -51,6 +52,12 @@ dev: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The whole suite again with every test's store on the PostgreSQL server that
+# MEDIAREC_TEST_POSTGRES_URL names (.ci/run starts one with scripts/postgres_server.sh); tests
+# marked sqlite_only (SQLite's files, journals and query plans) skip and say so.
+test-postgres: install
+	$(BIN)/python -m pytest --engine postgresql
 
 lint: install
 	$(BIN)/ruff check functions training tests scripts

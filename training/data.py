@@ -23,6 +23,7 @@ from functions.common.settings import Settings
 from functions.common.store import sql, tombstones
 from functions.common.store.db import Database, execute, fetch_all
 from training.split import Interactions, Split, seen_sets
+from training.store_copy import local_reader
 
 
 @dataclass
@@ -86,7 +87,8 @@ def load_interactions(database: Database, types: tuple[str, ...]) -> Interaction
         forget_deleted_users(conn)
         return fetch_all(conn, "training/data", "interactions", {"types": types})
 
-    rows = database.read(read)
+    with local_reader(database) as local:  # the store itself on SQLite
+        rows = local.read(read)
     if not rows:
         raise ValueError(
             f"no events of types {list(types)} in {database.path}: nothing to train on"
@@ -133,8 +135,7 @@ def build_training_data(
     the training users/items. Validation and test may be empty (``split.no_holdout``)."""
     spec = spec or F.FeatureSpec()
     as_of_ms = features_as_of(split)
-    reader = Database(database.path, read_only=True, busy_timeout_ms=settings.busy_timeout_ms)
-    try:
+    with local_reader(database) as reader:
         conn = reader.conn
         _fill_training_source(conn, split, as_of_ms)
         user_rows = F.raw_user_rows(conn, spec, as_of_ms)
@@ -150,8 +151,6 @@ def build_training_data(
                 "window_ms": int(settings.attribution_window_hours * HOUR_MS),
             },
         )
-    finally:
-        reader.close()
     data = split.data
     spec.categories = F.category_vocabulary(
         item_rows[i][2] for i in data.item_ids if i in item_rows

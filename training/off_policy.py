@@ -57,7 +57,9 @@ import numpy as np
 from functions.common.serving.model_runtime import ServingModel, data_read_ms
 from functions.common.settings import Settings
 from functions.common.store.db import Database, execute, fetch_all
+from functions.common.store.sqlite_engine import SqliteDatabase
 from functions.metrics.maths import Z95, user_ratio
+from training.store_copy import copy_store
 
 QUERIES = "metrics/off_policy"
 DEFAULT_CLIP = 500.0  # larger than 1 / the smallest propensity an exploration pool of 100 logs
@@ -106,8 +108,8 @@ def logged_feeds(
     from functions.metrics.logic import Window, fill_outcomes
 
     def read(conn: Any) -> list[Any]:
-        fill_outcomes(conn, Window(start_ms, end_ms), k, None, settings)
-        return fetch_all(conn, QUERIES, "logged_slots")
+        outcomes = fill_outcomes(conn, Window(start_ms, end_ms), k, None, settings)
+        return fetch_all(conn, QUERIES, "logged_slots", outcomes)
 
     feeds: dict[str, LoggedFeed] = {}
     unusable: set[str] = set()
@@ -147,17 +149,21 @@ class ReplayStore:
     REPLAY_REFRESH_MS of log time. The live store is only read."""
 
     def __init__(self, live: Database, folder: Path, start_ms: int, spec: Any) -> None:
-        from functions.common.store.db import Database
 
         self.path = folder / "replay.sqlite"
-        source = sqlite3.connect(live.path)
-        target = sqlite3.connect(self.path)
-        try:
-            source.backup(target)
-        finally:
-            target.close()
-            source.close()
-        self.db = Database(self.path, journal_mode="delete")
+        if isinstance(live, SqliteDatabase):
+            source = sqlite3.connect(live.path)
+            target = sqlite3.connect(self.path)
+            try:
+                source.backup(target)
+            finally:
+                target.close()
+                source.close()
+            self.db = SqliteDatabase(self.path, journal_mode="delete")
+        else:  # a PostgreSQL store: its rows copied into a local SQLite file
+            self.db = SqliteDatabase(self.path, journal_mode="delete")
+            self.db.migrate()
+            copy_store(live, self.db, verify=False)
 
         def hold_back(conn: sqlite3.Connection) -> None:
             for name in ("create_pending_events", "index_pending_events", "hold_back_events"):

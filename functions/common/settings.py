@@ -22,6 +22,7 @@ from functions.common import caches
 
 ENV_PREFIX = "MEDIAREC_"
 ENV_FILE = ".env"
+DATABASE_URL_SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
 
 
 class SettingsError(ValueError):
@@ -39,6 +40,11 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="ignore", validate_default=True)
 
     db_path: Path = Field(Path("data/mediarec.sqlite"), description="The SQLite file.")
+    database_url: str = Field(
+        "",
+        description="sqlite:///path (the same as db_path) or postgresql://user@host:port/db; "
+        "empty: the SQLite file at db_path.",
+    )
     journal_mode: Literal["wal", "delete", "truncate"] = Field(
         "wal", description="wal on a local disk; delete (or truncate) on EFS or any network share."
     )
@@ -150,6 +156,28 @@ class Settings(BaseModel):
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        value = value.strip()
+        if value and not value.startswith(DATABASE_URL_SCHEMES):
+            raise ValueError(
+                "must start with sqlite:/// (a file) or postgresql:// (a server), got "
+                f"{value.split('://', 1)[0]!r}://..."
+            )
+        if value.startswith("sqlite:") and not value.removeprefix("sqlite:///").strip():
+            raise ValueError("sqlite:/// needs a file path, as in sqlite:///data/mediarec.sqlite")
+        return value
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file to open, or None when database_url names a PostgreSQL server."""
+        if not self.database_url:
+            return self.db_path
+        if self.database_url.startswith("sqlite:///"):
+            return Path(self.database_url.removeprefix("sqlite:///"))
+        return None
 
     @field_validator("positive_event_types", "click_event_types")
     @classmethod

@@ -22,7 +22,7 @@ from functions.common.http.schemas import (
     UserIn,
 )
 from functions.common.settings import Settings
-from functions.common.store.db import Database, execute
+from functions.common.store.db import Database, dialect_of, execute
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -287,6 +287,8 @@ def delete_user(db: Database, user_id: str, now_ms: int) -> DeletedUser:
     from functions.common.store import tombstones
 
     def remove(conn: sqlite3.Connection) -> dict[str, int]:
+        if dialect_of(conn) != "sqlite":  # PostgreSQL: autovacuum reclaims the dead rows
+            return remove_rows(conn)
         # overwrite what is deleted rather than leave it readable in the file's free space
         # (SQLite builds differ in their default; only this transaction pays for it)
         setting = int(execute(conn, "ingest", "secure_delete_setting").fetchone()[0])

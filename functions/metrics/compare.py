@@ -38,14 +38,14 @@ def compare_versions(
     in arm b counting for b whatever version served it (intention to treat: a b user answered
     by popularity is still b); without logged arms, the users each version served (not
     randomised, said in a warning)."""
-    fill_outcomes(conn, window, k, platform, settings)
+    outcomes = fill_outcomes(conn, window, k, platform, settings)
     served: dict[str, dict[str, int]] = defaultdict(dict)
-    for row in fetch_all(conn, QUERIES, "served_versions_by_arm"):
+    for row in fetch_all(conn, QUERIES, "served_versions_by_arm", outcomes):
         served[row["arm"]][row["model_version"]] = int(row["impressions"])
     warnings: list[str] = []
     if served:
         unit = "logged arm (intention to treat)"
-        rows = fetch_all(conn, QUERIES, "user_outcomes_by_arm")
+        rows = fetch_all(conn, QUERIES, "user_outcomes_by_arm", outcomes)
         label = {"a": a, "b": b}
         groups = {a: "a", b: "b"}
         for arm, version in label.items():
@@ -57,7 +57,7 @@ def compare_versions(
         key = "arm"
     else:
         unit = "served version (no A/B arms logged: not randomised)"
-        rows = fetch_all(conn, QUERIES, "user_outcomes", {"a": a, "b": b})
+        rows = fetch_all(conn, QUERIES, "user_outcomes", {**outcomes, "a": a, "b": b})
         groups = {a: a, b: b}
         key = "model_version"
         warnings.append(
@@ -92,7 +92,9 @@ def compare_versions(
         arms[name]["users"] = len(by_group.get(group, []))
         arms[name]["impressions"] = sum(r[2] for r in by_group.get(group, []))
         arms[name]["served_versions"] = served.get(name, {}) if served else {}
-    counted = {r["arm"]: int(r["users"]) for r in fetch_all(conn, QUERIES, "users_per_arm")}
+    counted = {
+        r["arm"]: int(r["users"]) for r in fetch_all(conn, QUERIES, "users_per_arm", outcomes)
+    }
     share = settings.ab_share if expected_b_share is None else expected_b_share
     ratio_check = sample_ratio_check(counted.get("a", 0), counted.get("b", 0), share)
     if ratio_check["mismatch"]:

@@ -12,7 +12,7 @@ from typing import Any
 from functions.common import clock
 from functions.common.clock import DAY_MS, HOUR_MS, floor_ms, to_iso
 from functions.common.settings import Settings
-from functions.common.store.db import execute, fetch_all, fetch_one
+from functions.common.store.db import execute, fetch_all, fetch_one, holds_temporary_tables
 from functions.metrics.maths import proportion
 
 QUERIES = "metrics/precision_at_curation"
@@ -48,65 +48,73 @@ def _means(rows: Iterable[sqlite3.Row], total: str, count: str) -> dict[tuple, d
     return out
 
 
+def outcome_params(window: Window, k: int, platform: str | None, settings: Settings) -> dict:
+    """The parameters of the window's attribution (sql/metrics/precision_at_curation.sql)."""
+    return {
+        "from_ms": window.start_ms,
+        "to_ms": window.end_ms,
+        "k": k,
+        "platform": platform,
+        "positive_types": settings.positive_event_types,
+        "click_types": settings.click_event_types,
+        "window_ms": int(settings.attribution_window_hours * HOUR_MS),
+        "skew_ms": int(settings.attribution_clock_skew_s * 1000),
+    }
+
+
 def fill_outcomes(
     conn: sqlite3.Connection, window: Window, k: int, platform: str | None, settings: Settings
-) -> None:
-    """temp.window_outcomes: every impression of ``window`` up to ``k``, settled as engaged
-    and clicked or not (the attribution rules of the SQL file)."""
-    execute(conn, QUERIES, "create_window_outcomes")
-    execute(conn, QUERIES, "clear_window_outcomes")
-    execute(
-        conn,
-        QUERIES,
-        "fill_window_outcomes",
-        {
-            "from_ms": window.start_ms,
-            "to_ms": window.end_ms,
-            "k": k,
-            "platform": platform,
-            "positive_types": settings.positive_event_types,
-            "click_types": settings.click_event_types,
-            "window_ms": int(settings.attribution_window_hours * HOUR_MS),
-            "skew_ms": int(settings.attribution_clock_skew_s * 1000),
-        },
-    )
+) -> dict[str, Any]:
+    """Settle every impression of ``window`` up to ``k`` as engaged and clicked or not (the
+    attribution rules of the SQL file); the parameters every query over the outcomes takes.
+    SQLite stores them once in temp.window_outcomes; PostgreSQL has no temporary tables (not on
+    Aurora DSQL) and computes them inside each of those queries (their .postgresql.sql text)."""
+    params = outcome_params(window, k, platform, settings)
+    if holds_temporary_tables(conn):
+        execute(conn, QUERIES, "create_window_outcomes")
+        execute(conn, QUERIES, "clear_window_outcomes")
+        execute(conn, QUERIES, "fill_window_outcomes", params)
+    return params
 
 
-def popularity_ranks(conn: sqlite3.Connection, end_ms: int, settings: Settings) -> int:
+def popularity_ranks(conn: sqlite3.Connection, end_ms: int, settings: Settings) -> dict[str, Any]:
     """temp.popularity_ranks as of the end of the day ``end_ms`` falls in (an end on a day
     boundary belongs to the day before), so that a day and each of its hours rank items alike:
     filled once per ended day and connection (the table holds one day's ranks), afresh on
-    every call for a day still running. Returns that time."""
+    every call for a day still running (PostgreSQL: computed inside novelty). Returns the
+    parameters novelty takes."""
     as_of_ms = floor_ms(end_ms - 1, DAY_MS) + DAY_MS
+    params = {
+        "as_of_ms": as_of_ms,
+        "novelty_ms": NOVELTY_MS,
+        "positive_types": settings.positive_event_types,
+    }
+    if not holds_temporary_tables(conn):
+        return params
     execute(conn, QUERIES, "create_popularity_ranks")
     ranked = fetch_one(conn, QUERIES, "popularity_ranked", {"as_of_ms": as_of_ms})
     # a day that has not ended yet gains events: its ranks are never reused
     if not ranked or not ranked["items"] or as_of_ms > clock.now_ms():
         execute(conn, QUERIES, "clear_popularity_ranks")  # one day's ranks at a time
-        params = {
-            "as_of_ms": as_of_ms,
-            "novelty_ms": NOVELTY_MS,
-            "positive_types": settings.positive_event_types,
-        }
         execute(conn, QUERIES, "fill_popularity_ranks", params)
-    return as_of_ms
+    return params
 
 
 def window_metrics(
     conn: sqlite3.Connection, window: Window, k: int, platform: str | None, settings: Settings
 ) -> dict[str, Any]:
     """Every metric over the impressions served inside ``window`` (position <= ``k``)."""
-    fill_outcomes(conn, window, k, platform, settings)
-    slices = fetch_all(conn, QUERIES, "outcomes_by_slice")
-    positions = fetch_all(conn, QUERIES, "outcomes_by_position")
-    shown = fetch_one(conn, QUERIES, "items_shown")
+    outcomes = fill_outcomes(conn, window, k, platform, settings)
+    slices = fetch_all(conn, QUERIES, "outcomes_by_slice", outcomes)
+    positions = fetch_all(conn, QUERIES, "outcomes_by_position", outcomes)
+    shown = fetch_one(conn, QUERIES, "items_shown", outcomes)
     catalog = fetch_one(conn, QUERIES, "catalog_size")
-    auc = _means(fetch_all(conn, QUERIES, "feed_auc"), "auc_sum", "feeds")
-    as_of_ms = popularity_ranks(conn, window.end_ms, settings)
+    auc = _means(fetch_all(conn, QUERIES, "feed_auc", outcomes), "auc_sum", "feeds")
+    ranks = popularity_ranks(conn, window.end_ms, settings)
     novelty = _means(
-        fetch_all(conn, QUERIES, "novelty", {"as_of_ms": as_of_ms}), "rank_sum", "impressions"
+        fetch_all(conn, QUERIES, "novelty", {**outcomes, **ranks}), "rank_sum", "impressions"
     )
-    diversity = _means(fetch_all(conn, QUERIES, "diversity"), "share_sum", "feeds")
+    diversity = _means(fetch_all(conn, QUERIES, "diversity", outcomes), "share_sum", "feeds")
     impressions = sum(int(r["impressions"]) for r in slices)
     engaged = sum(int(r["engaged"]) for r in slices)
     clicked = sum(int(r["clicked"]) for r in slices)

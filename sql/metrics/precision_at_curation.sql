@@ -34,6 +34,12 @@ DELETE FROM temp.window_outcomes;
 -- name: fill_window_outcomes
 INSERT INTO temp.window_outcomes (recommendation_id, item_id, user_id, platform, model_version,
                                   arm, position, score, reason, engaged, clicked)
+{{window_outcome_rows}};
+
+-- name: window_outcome_rows
+-- Every impression of the window up to :k with its outcome: what fill_window_outcomes stores on
+-- SQLite, and what PostgreSQL computes inside each query that reads window_outcomes
+-- (sql/metrics/precision_at_curation.postgresql.sql).
 WITH shown AS (
     SELECT i.recommendation_id, i.item_id, i.user_id, i.served_ms, i.platform, i.model_version,
            COALESCE(i.arm, 'none') AS arm, i.position, i.score, i.reason
@@ -62,7 +68,8 @@ credited AS (
     GROUP BY s.recommendation_id, s.item_id
 )
 SELECT s.recommendation_id, s.item_id, s.user_id, s.platform, s.model_version, s.arm,
-       s.position, s.score, s.reason, COALESCE(c.engaged, 0), COALESCE(c.clicked, 0)
+       s.position, s.score, s.reason, COALESCE(c.engaged, 0) AS engaged,
+       COALESCE(c.clicked, 0) AS clicked
 FROM shown s
 LEFT JOIN credited c
   ON c.recommendation_id = s.recommendation_id AND c.item_id = s.item_id;
@@ -131,7 +138,11 @@ SELECT COUNT(*) AS items FROM temp.popularity_ranks WHERE as_of_ms = :as_of_ms;
 -- received per item in the :novelty_ms before it, ranked (1 = the most engaged item). A
 -- sentinel row (item_id '') marks a day computed with no events at all.
 INSERT INTO temp.popularity_ranks (as_of_ms, item_id, popularity_rank)
-SELECT :as_of_ms, item_id, RANK() OVER (ORDER BY COUNT(*) DESC)
+{{popularity_rank_rows}};
+
+-- name: popularity_rank_rows
+-- The ranks fill_popularity_ranks stores (PostgreSQL computes them inside novelty instead).
+SELECT :as_of_ms AS as_of_ms, item_id, RANK() OVER (ORDER BY COUNT(*) DESC) AS popularity_rank
 FROM events
 WHERE received_ms >= :as_of_ms - :novelty_ms AND received_ms < :as_of_ms
   AND event_type IN (:positive_types)

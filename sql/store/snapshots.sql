@@ -19,8 +19,8 @@ SELECT name, generation, as_of_ms, built_ms, row_count, info, claimed_until_ms
 FROM snapshots ORDER BY name;
 
 -- name: new_generation
--- A generation number never used before (the caller reads the cursor's lastrowid).
-INSERT INTO snapshot_generations (name) VALUES (:name);
+-- A generation number never used before (AUTOINCREMENT), returned.
+INSERT INTO snapshot_generations (name) VALUES (:name) RETURNING generation;
 
 -- name: claim_snapshot
 UPDATE snapshots

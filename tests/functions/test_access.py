@@ -243,6 +243,7 @@ def test_a_flood_of_made_up_keys_pushes_no_real_key_out(db, monkeypatch):
     assert invoke(recommend, event)[0] == 200 and reads == []  # still cached
 
 
+@pytest.mark.sqlite_only("reads the SQLite file's bytes")
 def test_keys_are_stored_hashed_never_in_plain_text(db, tmp_path):
     _, key = create_key(db, ["admin"], "secret-holder", FIXED_NOW_MS)
     assert invoke(recommend, http_event("GET", "/recommendations/u1", api_key=key))[0] == 200

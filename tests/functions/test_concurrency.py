@@ -26,6 +26,7 @@ import pytest
 from functions.common.http.api_keys import create_key
 from functions.common.settings import Settings
 from functions.common.store.db import Database, DatabaseBusyError, open_database
+from functions.common.store.sqlite_engine import SqliteDatabase
 
 # -- the bounded wait, one process -------------------------------------------------------------
 
@@ -51,7 +52,7 @@ def test_each_attempt_waits_at_most_the_time_left(tmp_path):
     """A 60 s busy timeout inside a 0.3 s wait bound: SQLite is never told to wait longer than
     what is left, and the connection gets its own timeout back afterwards."""
     path = tmp_path / "bound.sqlite"
-    ours = Database(path, busy_timeout_ms=60_000, retries=50, wait_seconds=0.3)
+    ours = SqliteDatabase(path, busy_timeout_ms=60_000, retries=50, wait_seconds=0.3)
     ours.migrate()
     other = _holder(path)
     statements = _traced(ours)
@@ -71,7 +72,7 @@ def test_each_attempt_waits_at_most_the_time_left(tmp_path):
 
 def test_retries_still_cap_the_attempts(tmp_path):
     path = tmp_path / "cap.sqlite"
-    ours = Database(path, busy_timeout_ms=0, retries=3, wait_seconds=30)
+    ours = SqliteDatabase(path, busy_timeout_ms=0, retries=3, wait_seconds=30)
     ours.migrate()
     other = _holder(path)
     statements = _traced(ours)
@@ -87,7 +88,9 @@ def test_busy_commit_rolls_back_and_reruns_the_whole_unit(tmp_path):
     off: SQLite answers busy with the transaction still open and half the batch in it. The
     batch must be rolled back and the whole unit run again, landing once."""
     path = tmp_path / "commit.sqlite"
-    ours = Database(path, journal_mode="delete", busy_timeout_ms=20, retries=5, wait_seconds=5)
+    ours = SqliteDatabase(
+        path, journal_mode="delete", busy_timeout_ms=20, retries=5, wait_seconds=5
+    )
     ours.migrate()
     reader = _holder(path, "BEGIN")
     assert reader.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0  # shared lock held
@@ -110,7 +113,7 @@ def test_busy_commit_rolls_back_and_reruns_the_whole_unit(tmp_path):
 
 def test_reads_are_retried_within_the_bound_too(tmp_path):
     path = tmp_path / "read.sqlite"
-    ours = Database(path, journal_mode="delete", busy_timeout_ms=0, retries=2, wait_seconds=5)
+    ours = SqliteDatabase(path, journal_mode="delete", busy_timeout_ms=0, retries=2, wait_seconds=5)
     ours.migrate()
     other = _holder(path, "BEGIN EXCLUSIVE")  # not even readers get in
     statements = _traced(ours)
@@ -274,7 +277,7 @@ def _feed_reader(env: dict[str, str], barrier: Any, stop: Any, results: Any) -> 
 def _seed_catalog(path: Path) -> dict[str, str]:
     from functions.ingest import logic
 
-    database = Database(path, journal_mode="delete")
+    database = SqliteDatabase(path, journal_mode="delete")
     database.migrate()
     items = [{"item_id": f"i{n}", "kind": "video", "title": f"item {n}"} for n in range(ITEMS)]
     result = logic.upsert_items(database, {"items": items}, Settings(), int(time.time() * 1000))
@@ -287,6 +290,7 @@ def _seed_catalog(path: Path) -> dict[str, str]:
     return keys
 
 
+@pytest.mark.sqlite_only("one SQLite file shared by processes")
 def test_eight_ingest_containers_and_a_feed_reader_share_one_delete_journal_file(tmp_path):
     path = tmp_path / "shared.sqlite"
     keys = _seed_catalog(path)  # every request goes through the door with a real key
@@ -342,7 +346,7 @@ def test_eight_ingest_containers_and_a_feed_reader_share_one_delete_journal_file
     distinct = set(sent)
     stored = sum(a[1] for a in accepted)
     duplicates = sum(a[2] for a in accepted)
-    check = Database(path, journal_mode="delete")
+    check = SqliteDatabase(path, journal_mode="delete")
     count = check.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
     ids = {row[0] for row in check.conn.execute("SELECT event_id FROM events")}
     integrity = [r[0] for r in check.conn.execute("PRAGMA integrity_check")]

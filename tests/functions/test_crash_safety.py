@@ -22,6 +22,10 @@ import pytest
 from functions.common.settings import Settings
 from functions.common.store import sql
 from functions.common.store.db import Database, migration_files
+from functions.common.store.sqlite_engine import SqliteDatabase
+
+pytestmark = pytest.mark.sqlite_only("SQLite's journals and a killed writer's file")
+
 
 SIGNAL_TIMEOUT_S = 90  # spawn and imports on a busy machine; a hang guard, not a measurement
 SEEDED = 100
@@ -156,7 +160,7 @@ def test_writer_killed_mid_batch_leaves_none_of_it_and_the_retry_lands_once(tmp_
 
     path = tmp_path / f"killed-{mode}.sqlite"
     seed = _events("seed", SEEDED)
-    database = Database(path, journal_mode=mode)
+    database = SqliteDatabase(path, journal_mode=mode)
     database.migrate()
     logic.ingest_events(database, {"events": seed}, Settings(), int(time.time() * 1000))
     database.close()
@@ -176,7 +180,9 @@ def test_writer_killed_mid_batch_leaves_none_of_it_and_the_retry_lands_once(tmp_
         assert Path(f"{path}-journal").exists()
         assert path.read_bytes() != before
 
-    after_crash = Database(path, journal_mode=mode)  # the next container: recovers on first read
+    after_crash = SqliteDatabase(
+        path, journal_mode=mode
+    )  # the next container: recovers on first read
     assert after_crash.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == SEEDED
     assert _event_ids(after_crash) == {e["event_id"] for e in seed}
     assert _integrity(after_crash) == ["ok"]
@@ -185,7 +191,7 @@ def test_writer_killed_mid_batch_leaves_none_of_it_and_the_retry_lands_once(tmp_
     # the client saw no answer, so it sends the same batch again (and, unsure, once more)
     answers = _run_client(ctx, env, [batch, batch])
     assert answers == [(200, BATCH, 0, 0), (200, 0, BATCH, 0)]
-    final = Database(path, journal_mode=mode)
+    final = SqliteDatabase(path, journal_mode=mode)
     assert final.conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == SEEDED + BATCH
     assert _event_ids(final) == {e["event_id"] for e in seed + batch}
     assert _integrity(final) == ["ok"]
@@ -208,7 +214,7 @@ def _migration_killed_midway(
     """Database.migrate(), stopped after ``after`` statements of migration ``kill_in`` (in a
     spawned process). Every migration file ends with its ``PRAGMA user_version``."""
     try:
-        database = Database(path, journal_mode=mode)
+        database = SqliteDatabase(path, journal_mode=mode)
         applying = start_version + 1
         done = 0
 
@@ -246,7 +252,7 @@ def _apply_files(database: Database, version: int) -> None:
 
 
 def _schema_at(directory: Path, version: int) -> set[tuple[str, str, str]]:
-    database = Database(directory / f"schema-v{version}.sqlite")
+    database = SqliteDatabase(directory / f"schema-v{version}.sqlite")
     _apply_files(database, version)
     schema = _schema(database)
     database.close()
@@ -262,7 +268,7 @@ def _schema_at(directory: Path, version: int) -> set[tuple[str, str, str]]:
 def test_migration_killed_midway_is_rerun_safely(tmp_path, mode, start_version, kill_in, after):
     latest = len(migration_files())
     path = tmp_path / f"migrating-{mode}.sqlite"
-    database = Database(path, journal_mode=mode)
+    database = SqliteDatabase(path, journal_mode=mode)
     if start_version:  # a file an older release created, with data in it
         _apply_files(database, start_version)
         database.write(lambda c: c.execute("INSERT INTO users VALUES ('kept', '{}', 0, 0)"))
@@ -281,7 +287,7 @@ def test_migration_killed_midway_is_rerun_safely(tmp_path, mode, start_version, 
     if mode == "delete":
         assert Path(f"{path}-journal").exists()  # a hot journal: the next opener rolls it back
 
-    restarted = Database(path, journal_mode=mode)
+    restarted = SqliteDatabase(path, journal_mode=mode)
     # a whole earlier version, none of the killed file (today every pending file commits
     # together, so nothing pending stays; a migrate() that committed file by file would pass too)
     version = restarted.schema_version()

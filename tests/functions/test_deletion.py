@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import shutil
 import sqlite3
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,10 +26,12 @@ from functions.common.serving.model_runtime import data_read_ms, serving_models
 from functions.common.settings import Settings, get_settings
 from functions.common.store import tombstones
 from functions.common.store.db import Database, get_database
+from functions.common.store.sqlite_engine import SqliteDatabase
 from functions.ingest.logic import delete_user
 from functions.recommend.logic import Feed, FeedRequest, choose_items
 from tests.conftest import FIXED_NOW_MS
 from tests.utils.factories import add_events, add_impressions
+from tests.utils.postgres import use_copy_of
 from tests.utils.training import FAST
 from training import pipeline
 from training.data import _fill_training_source, forget_deleted_users
@@ -40,6 +41,7 @@ from training.datasets.synthetic.write import write_world
 from training.export import export_bundle
 from training.pipeline import Prepared
 from training.publish import publish
+from training.store_copy import local_reader
 
 RETURNING = "u00002"
 DELETED_EARLIER_MS = FIXED_NOW_MS - 3 * HOUR_MS  # RETURNING's deletion, before the training read
@@ -59,7 +61,7 @@ class Trained:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Trained:
     root = tmp_path_factory.mktemp("deletion")
-    database = Database(root / "world.sqlite")
+    database = SqliteDatabase(root / "world.sqlite")
     database.migrate()
     config = WorldConfig(seed=5, users=60, items=200, events=5_000, end_ms=FIXED_NOW_MS)
     write_world(database, generate_world(config))
@@ -104,11 +106,8 @@ def trained(tmp_path_factory) -> Trained:
 @pytest.fixture
 def db(trained, tmp_path, monkeypatch) -> Database:
     """This test's own copy of the trained world, as the functions' database."""
-    target = tmp_path / "copy.sqlite"
-    shutil.copy(trained.path, target)
-    monkeypatch.setenv("MEDIAREC_DB_PATH", str(target))
     monkeypatch.setenv("MEDIAREC_AUTH", "off")  # access control is tested elsewhere
-    reset_all()
+    use_copy_of(trained.path, tmp_path, monkeypatch)
     return get_database()
 
 
@@ -232,8 +231,11 @@ def test_the_tombstone_holds_a_hash_not_the_user_id(db):
     assert mine == [(digest, FIXED_NOW_MS + 5)]
     assert not any("u00007" in str(value) for row in rows for value in tuple(row))
     add_events(db, [{"user_id": "u00007", "item_id": "i1", "event_type": "view", "ts_ms": 1}])
-    forget_deleted_users(db.conn)  # training finds the id again only from its new events
-    found = db.conn.execute("SELECT user_id, deleted_ms FROM temp.forgotten_users").fetchall()
+    with local_reader(db) as local:  # training's reads (a local SQLite copy on PostgreSQL)
+        forget_deleted_users(local.conn)  # training finds the id again only from its new events
+        found = local.conn.execute(
+            "SELECT user_id, deleted_ms FROM temp.forgotten_users"
+        ).fetchall()
     assert ("u00007", FIXED_NOW_MS + 5) in {tuple(r) for r in found}
 
 
@@ -254,6 +256,9 @@ def test_older_bundles_fall_back_to_their_export_or_registration_time():
     assert data_read_ms(Manifest(Path("."), {}), None) == 0  # every tombstone applies
 
 
+@pytest.mark.sqlite_only(
+    "reads the SQLite file's bytes (PostgreSQL: autovacuum reclaims dead rows)"
+)
 def test_deleted_rows_are_not_left_readable_in_the_file(db):
     user = "forget-me-0123456789"
     add_events(

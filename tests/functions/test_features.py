@@ -31,6 +31,7 @@ def test_one_user_query_matches_the_all_users_query(world):
     assert F.raw_user_rows(world.conn, spec, FIXED_NOW_MS, user_id="nobody") == {}
 
 
+@pytest.mark.sqlite_only("SQLite's EXPLAIN QUERY PLAN")
 def test_one_user_query_uses_an_index(world):
     from functions.common.store import sql
 

@@ -10,10 +10,12 @@ import pytest
 
 from functions.common.caches import reset_all
 from functions.common.settings import Settings
-from functions.common.store.db import Database
+from functions.common.store.db import get_database
+from functions.common.store.sqlite_engine import SqliteDatabase
 from functions.recommend.app import handler
 from tests.conftest import FIXED_NOW_MS
 from tests.utils.factories import add_api_key
+from tests.utils.postgres import use_copy_of
 from tests.utils.training import FAST
 from training import pipeline
 from training.datasets.synthetic.generation import generate_world
@@ -36,7 +38,7 @@ class Served:
 def served_world(tmp_path_factory) -> Served:
     """A world database with a trained bundle published and active, and a second version."""
     root = tmp_path_factory.mktemp("served")
-    database = Database(root / "world.sqlite")
+    database = SqliteDatabase(root / "world.sqlite")
     database.migrate()
     add_api_key(database, EXAMPLE_API_KEY)
     config = WorldConfig(seed=11, users=120, items=300, events=10_000, end_ms=FIXED_NOW_MS)
@@ -68,11 +70,8 @@ def served_world(tmp_path_factory) -> Served:
 @pytest.fixture
 def world(served_world, tmp_path, monkeypatch):
     """This test's own copy of the served world's database: (path, active version)."""
-    target = tmp_path / "copy.sqlite"
-    shutil.copy(served_world.path, target)
-    monkeypatch.setenv("MEDIAREC_DB_PATH", str(target))
-    reset_all()
-    return target, served_world.version
+    use_copy_of(served_world.path, tmp_path, monkeypatch)
+    return tmp_path / "copy.sqlite", served_world.version
 
 
 def get(user: str, **query: object) -> tuple[int, dict]:
@@ -80,7 +79,7 @@ def get(user: str, **query: object) -> tuple[int, dict]:
 
 
 def test_known_user_gets_the_model_ranking_and_impressions_say_so(world):
-    path, version = world
+    _, version = world
     status, body = get("u00001", k=10, platform="web")
     assert status == 200, body
     assert body["model_version"] == version
@@ -89,7 +88,7 @@ def test_known_user_gets_the_model_ranking_and_impressions_say_so(world):
     assert len(reasons) == 10 and reasons.count("exploration") == 1
     scores = [i["score"] for i in body["items"] if i["reason"] == "model"]
     assert len(scores) == 9 and scores == sorted(scores, reverse=True)
-    db = Database(path)
+    db = get_database()
     logged = db.conn.execute("SELECT DISTINCT model_version FROM impressions").fetchall()
     assert [r[0] for r in logged] == [version]
     seen = {r[0] for r in db.conn.execute("SELECT item_id FROM events WHERE user_id = 'u00001'")}
@@ -120,8 +119,8 @@ def test_health_reports_the_active_model(world):
 
 
 def test_corrupt_bundle_falls_back_without_5xx(world, tmp_path):
-    path, _ = world
-    db = Database(path)
+    _ = world
+    db = get_database()
     uri = db.conn.execute("SELECT uri FROM models WHERE active = 1").fetchone()[0]
     corrupt = tmp_path / "corrupt"
     shutil.copytree(uri, corrupt)
@@ -138,8 +137,8 @@ def test_corrupt_bundle_falls_back_without_5xx(world, tmp_path):
 def test_item_features_being_built_elsewhere_means_popularity_not_5xx(world):
     """Another process holds the claim on the model's (dropped) item-feature snapshot: requests
     serve popularity until it is published, then the model again."""
-    path, version = world
-    db = Database(path)
+    _, version = world
+    db = get_database()
     name = db.conn.execute("SELECT name FROM snapshots WHERE name LIKE 'item_features:%'")
     name = name.fetchone()[0]
     db.conn.execute(
@@ -155,16 +154,16 @@ def test_item_features_being_built_elsewhere_means_popularity_not_5xx(world):
 
 
 def test_a_generation_dropped_mid_request_means_popularity_not_5xx(world):
-    path, _ = world
-    db = Database(path)
+    _ = world
+    db = get_database()
     db.conn.execute("DELETE FROM item_features_snapshot")  # two refreshes ran meanwhile
     status, body = get("u00004", k=5)
     assert status == 200 and body["items"] and body["model_version"] == "popularity-v1"
 
 
 def test_missing_bundle_falls_back_without_5xx(world):
-    path, _ = world
-    Database(path).conn.execute("UPDATE models SET uri = '/nowhere/at/all' WHERE active = 1")
+    _ = world
+    get_database().conn.execute("UPDATE models SET uri = '/nowhere/at/all' WHERE active = 1")
     status, body = get("u00001", k=3)
     assert status == 200 and {i["reason"] for i in body["items"]} == {"fallback"}
 
@@ -184,7 +183,7 @@ def test_exploration_share_is_respected(world, monkeypatch, share, k, expected):
     assert len(explored) == expected
     assert len({i["item_id"] for i in body["items"]}) == k  # the draws never repeat an item
     rows = (
-        Database(world[0])
+        get_database()
         .conn.execute(
             "SELECT reason, propensity FROM impressions WHERE recommendation_id = ?",
             (body["recommendation_id"],),
@@ -202,7 +201,7 @@ def test_exploration_is_replayable_and_its_position_is_drawn(world):
     from functions.common.settings import get_settings
     from functions.recommend.logic import FeedRequest, choose_items
 
-    database, settings = Database(world[0]), get_settings()
+    database, settings = get_database(), get_settings()
     request = FeedRequest("u00005", k=10)
 
     def feed(seed: str) -> list[tuple[str, str]]:
@@ -223,10 +222,10 @@ def test_exploration_is_replayable_and_its_position_is_drawn(world):
     database.close()
 
 
-def json_manifest(path: Path) -> dict:
+def json_manifest() -> dict:
     import json
 
-    uri = Database(path).conn.execute("SELECT uri FROM models WHERE active = 1").fetchone()[0]
+    uri = get_database().conn.execute("SELECT uri FROM models WHERE active = 1").fetchone()[0]
     return json.loads((Path(uri) / "manifest.json").read_text())
 
 
@@ -242,9 +241,9 @@ def test_ab_assignment_is_stable_and_follows_the_share(world, monkeypatch, serve
         assert version == ("m-b" if ab_bucket(user) < 0.5 else "m-test")
     share = sum(v == "m-b" for v in first.values()) / len(users)
     assert 0.3 < share < 0.7
-    path = world[0]
+
     logged = dict(
-        Database(path)
+        get_database()
         .conn.execute("SELECT user_id, MIN(model_version) FROM impressions GROUP BY user_id")
         .fetchall()
     )
@@ -256,9 +255,9 @@ def test_ab_assignment_is_stable_and_follows_the_share(world, monkeypatch, serve
 def test_unknown_user_with_a_session_gets_items_that_follow_it(world):
     from tests.utils.factories import add_events
 
-    path, version = world
+    _, version = world
     add_events(
-        Database(path),
+        get_database(),
         [
             {
                 "user_id": "newbie",
@@ -285,15 +284,16 @@ def test_served_score_equals_the_offline_model_score(world, served_world):
     from functions.common.serving import features as F
     from training.data import _fill_training_source, last_items
     from training.split import Interactions, leave_last_out
+    from training.store_copy import local_reader
 
-    path, _ = world
+    _ = world
     status, body = get("u00004", k=10)
     assert status == 200
     served = {i["item_id"]: i["score"] for i in body["items"] if i["reason"] == "model"}
     assert served
-    manifest = json_manifest(path)
+    manifest = json_manifest()
     spec = F.FeatureSpec.from_dict(manifest["features"])
-    database = Database(path)
+    database = get_database()
     rows = database.conn.execute(
         "SELECT user_id, item_id, MIN(ts_ms) FROM events WHERE event_type IN "
         "('view', 'click', 'like', 'share') GROUP BY user_id, item_id"
@@ -303,9 +303,10 @@ def test_served_score_equals_the_offline_model_score(world, served_world):
     )
     split = leave_last_out(everything)
     split.train = np.arange(len(everything))  # every interaction is history, as at serving
-    _fill_training_source(database.conn, split, FIXED_NOW_MS)
-    user_raw = F.raw_user_rows(database.conn, spec, FIXED_NOW_MS)
-    item_raw = F.raw_item_rows(database.conn, spec, FIXED_NOW_MS)
+    with local_reader(database) as local:  # training's side: a local SQLite copy on PostgreSQL
+        _fill_training_source(local.conn, split, FIXED_NOW_MS)
+        user_raw = F.raw_user_rows(local.conn, spec, FIXED_NOW_MS)
+        item_raw = F.raw_item_rows(local.conn, spec, FIXED_NOW_MS)
     model = served_world.model
     item_index = {i: n for n, i in enumerate(manifest["item_ids"])}
     user = manifest["user_ids"].index("u00004")
@@ -388,8 +389,8 @@ def test_a_feed_follows_an_event_posted_a_moment_ago(world):
     assert status == 200
     ranked = [(i["item_id"], i["score"]) for i in before["items"] if i["reason"] == "model"]
     shown = {i["item_id"] for i in before["items"]}
-    path, _ = world
-    seen = {r[0] for r in Database(path).conn.execute("SELECT item_id FROM events")}
+    _ = world
+    seen = {r[0] for r in get_database().conn.execute("SELECT item_id FROM events")}
     clicked = next(f"i{n:05d}" for n in range(1, 300) if f"i{n:05d}" not in shown | {"i00000"})
     assert clicked in seen  # an item the model knows
     event = {

@@ -85,6 +85,7 @@ def test_popularity_snapshot_is_the_ranking_the_build_computes(catalog, settings
     assert [r[2] for r in stored if r[0] == "any"] == ["i0", "i1", "i2", "i3", "i4"]
 
 
+@pytest.mark.sqlite_only("reads SQLite rowids")
 def test_item_feature_snapshot_holds_the_training_sql_output(catalog):
     spec = F.FeatureSpec()
     assert refresh_item_features(catalog, spec, NOW)
@@ -103,6 +104,7 @@ def test_item_feature_snapshot_holds_the_training_sql_output(catalog):
     assert stored == expected
 
 
+@pytest.mark.sqlite_only("renumbers SQLite rowids with VACUUM")
 def test_a_renumbered_item_never_borrows_another_items_features(catalog):
     """VACUUM may renumber rowids: a candidate whose rowid now names another item in the
     snapshot gets the default row, not the other item's features."""
@@ -195,6 +197,7 @@ def test_models_sharing_feature_parameters_share_a_snapshot():
     ("file", "name"),
     [("serving/popularity", "popular_items"), ("serving/online_features", "candidate_items")],
 )
+@pytest.mark.sqlite_only("SQLite's EXPLAIN QUERY PLAN")
 def test_serving_reads_walk_the_snapshot_keys(catalog, file, name):
     params = {
         "generation": 1,

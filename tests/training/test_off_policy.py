@@ -102,10 +102,10 @@ def simulated(tmp_path_factory):
 def _open(path):
     from functions.common import caches
     from functions.common.settings import Settings
-    from functions.common.store.db import Database
+    from functions.common.store.sqlite_engine import SqliteDatabase
 
     caches.reset_all()
-    return Database(path), Settings.from_env(env_file=None)
+    return SqliteDatabase(path), Settings.from_env(env_file=None)
 
 
 def test_the_serving_model_estimated_on_its_own_logs_finds_its_pac(simulated):

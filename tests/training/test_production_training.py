@@ -18,7 +18,8 @@ import torch
 
 from functions.common import clock
 from functions.common.caches import reset_all
-from functions.common.store.db import Database, fetch_one
+from functions.common.store.db import fetch_one
+from functions.common.store.sqlite_engine import SqliteDatabase
 from tests.conftest import FIXED_NOW_MS
 from training import pipeline
 from training.cli import build_parser, main
@@ -54,7 +55,7 @@ class Trained:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("world") / "world.sqlite"
-    database = Database(path)
+    database = SqliteDatabase(path)
     database.migrate()
     config = WorldConfig(seed=5, users=50, items=120, events=3000, end_ms=FIXED_NOW_MS)
     write_world(database, generate_world(config))
@@ -87,6 +88,7 @@ def _train(world: Path, folder: Path, *flags: str) -> Trained:
 
     out = io.StringIO()
     with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("MEDIAREC_DATABASE_URL", raising=False)  # this file, on either engine
         patch.setenv("MEDIAREC_DB_PATH", str(db_path))
         patch.setenv("MEDIAREC_MODELS_URI", str(folder / "models"))
         patch.chdir(folder)
@@ -195,7 +197,7 @@ def test_the_published_bundle_says_split_none_and_carries_the_validated_metrics(
     }
     assert metrics["epochs"] == 2 and validated_dir.name in metrics["note"]
     assert not (validated_dir / "bundle").exists()  # only the production model is exported
-    database = Database(production.db_path, read_only=True)
+    database = SqliteDatabase(production.db_path, read_only=True)
     try:
         active = database.read(lambda c: fetch_one(c, "serving/models", "active_model"))
     finally:
@@ -205,7 +207,7 @@ def test_the_published_bundle_says_split_none_and_carries_the_validated_metrics(
 
 def test_the_run_log_tells_the_two_runs_apart(production):
     validated_dir, everything_dir = _run_dirs(production)
-    database = Database(production.db_path, read_only=True)
+    database = SqliteDatabase(production.db_path, read_only=True)
     try:
         runs = {run.run_id: run for run in list_runs(database)}
     finally:

@@ -12,6 +12,7 @@ import pytest
 
 from functions.common.clock import DAY_MS
 from functions.common.store.db import Database, fetch_one
+from functions.common.store.sqlite_engine import SqliteDatabase
 from functions.common.vocabulary import ITEM_KINDS
 from training.datasets.synthetic.generation import (
     CATALOG_BACKLOG_DAYS,
@@ -63,7 +64,7 @@ def assert_same_world(a: World, b: World) -> None:
 
 
 def open_db(path: Path) -> Database:
-    database = Database(path / "mediarec.sqlite", journal_mode="wal")
+    database = SqliteDatabase(path / "mediarec.sqlite", journal_mode="wal")
     database.migrate()
     return database
 

@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from functions.common.serving.bundle import BundleError, verify_bundle
 from functions.common.settings import Settings
-from functions.common.store.db import Database
+from functions.common.store.sqlite_engine import SqliteDatabase
 from tests.conftest import FIXED_NOW_MS
 from training import pipeline
 from training.data import last_items
@@ -34,7 +34,7 @@ FAST = TrainConfig(seed=3, epochs=4, patience=2, batch_size=512, dot_dim=16, mlp
 @pytest.fixture(scope="module")
 def world_db(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("world") / "world.sqlite"
-    database = Database(path)
+    database = SqliteDatabase(path)
     database.migrate()
     config = WorldConfig(seed=5, users=150, items=400, events=12_000, end_ms=FIXED_NOW_MS)
     write_world(database, generate_world(config))
@@ -44,7 +44,7 @@ def world_db(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def prepared(world_db) -> pipeline.Prepared:
-    return pipeline.prepare(Database(world_db), Settings.from_env(env_file=None))
+    return pipeline.prepare(SqliteDatabase(world_db), Settings.from_env(env_file=None))
 
 
 @pytest.fixture(scope="module")

@@ -132,7 +132,7 @@ def run_metrics_benchmark(
 ) -> dict[str, Any]:
     from functions.common.clock import DAY_MS, HOUR_MS
     from functions.common.settings import Settings
-    from functions.common.store.db import Database
+    from functions.common.store.sqlite_engine import SqliteDatabase
     from functions.metrics.compare import compare_versions
     from functions.metrics.logic import Window, window_metrics
     from functions.metrics.schedule import run_scheduled
@@ -140,7 +140,7 @@ def run_metrics_benchmark(
 
     settings = Settings.from_env(env_file=None)
     with tempfile.TemporaryDirectory(prefix="mediarec-metrics-") as tmp:
-        database = Database(Path(tmp) / "metrics.sqlite")
+        database = SqliteDatabase(Path(tmp) / "metrics.sqlite")
         database.migrate()
         started = time.perf_counter()
         written = build_log(database.conn, impressions, engagements, days, seed, progress)

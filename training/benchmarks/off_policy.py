@@ -58,12 +58,12 @@ def _estimate(bundle: Path, db_path: Path, days: int) -> dict[str, Any]:
     from functions.common import caches
     from functions.common.serving.model_runtime import load_model
     from functions.common.settings import Settings
-    from functions.common.store.db import Database
+    from functions.common.store.sqlite_engine import SqliteDatabase
     from training.off_policy import evaluate_offline
     from training.simulation.loop import DAY_MS, START_MS
 
     caches.reset_all()  # the snapshot caches belong to the other simulation's database
-    database = Database(db_path)
+    database = SqliteDatabase(db_path)
     try:
         return evaluate_offline(
             load_model(bundle),

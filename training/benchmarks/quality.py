@@ -73,7 +73,7 @@ def run_quality_benchmark(
     ``<metric>_sd`` (sample standard deviation; None for a single run) and every run under
     ``per_seed``."""
     from functions.common.settings import Settings
-    from functions.common.store.db import Database
+    from functions.common.store.sqlite_engine import SqliteDatabase
     from training import pipeline
 
     if seeds < 1:
@@ -82,7 +82,7 @@ def run_quality_benchmark(
     run_seeds = list(range(seed, seed + seeds))
     runs: dict[int, dict[str, dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="mediarec-quality-") as tmp:
-        database = Database(Path(tmp) / "quality.sqlite")
+        database = SqliteDatabase(Path(tmp) / "quality.sqlite")
         database.migrate()
         started = time.perf_counter()
         loaded = load_dataset(database, dataset, path, seed, columns)

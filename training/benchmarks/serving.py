@@ -76,7 +76,7 @@ def build_world(
     from functions.common.clock import now_ms
     from functions.common.serving.snapshot_refresh import refresh_all
     from functions.common.settings import Settings
-    from functions.common.store.db import Database
+    from functions.common.store.sqlite_engine import SqliteDatabase
     from training import pipeline
     from training.datasets.synthetic.generation import generate_world
     from training.datasets.synthetic.world import WorldConfig
@@ -86,7 +86,7 @@ def build_world(
     from training.train import TrainConfig, build_model
 
     db_path = folder / "serving.sqlite"
-    database = Database(db_path)
+    database = SqliteDatabase(db_path)
     database.migrate()
     write_world(
         database, generate_world(WorldConfig(seed=seed, users=users, items=items, events=events))

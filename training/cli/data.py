@@ -1,10 +1,11 @@
-"""``mediarec migrate``, ``seed`` and ``refresh``: the database itself."""
+"""``mediarec migrate``, ``migrate-db``, ``seed`` and ``refresh``: the database itself."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from training.cli.options import DATABASE, PROGRESS, Commands
 
@@ -72,8 +73,73 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate_db(args: argparse.Namespace) -> int:
+    from functions.common.settings import Settings, SettingsError
+    from functions.common.store.db import open_database
+    from training.store_copy import CopyMismatchError, copy_store
+
+    try:
+        source = open_database(Settings(database_url=args.source))
+        target = open_database(Settings(database_url=args.target))
+    except (SettingsError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+
+    def progress(table: str, rows: int) -> None:
+        if not args.quiet:
+            print(f"  {table}: {rows} rows copied", flush=True)
+
+    try:
+        report = copy_store(source, target, state_path=Path(args.state), progress=progress)
+    except CopyMismatchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        source.close()
+        target.close()
+    if report.resumed:
+        print("resumed an earlier copy of: " + ", ".join(report.resumed))
+    for name, table in report.tables.items():
+        print(f"{name:24} {table.rows:>10} rows  checksum {table.checksum}  ok")
+    print(f"copied {source.path} -> {target.path} in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
 def register(commands: Commands) -> None:
-    commands.add("migrate", "create or upgrade the SQLite schema", func=cmd_migrate)
+    commands.add("migrate", "create or upgrade the store's schema", func=cmd_migrate)
+
+    move = commands.add(
+        "migrate-db",
+        "copy a whole store to another engine (SQLite -> PostgreSQL), verified",
+        func=cmd_migrate_db,
+        description="Copy every table of one store into another, a chunk per transaction, "
+        "resumable from a state file after an interruption, then compare every table's row "
+        "count and checksum. The target is migrated first; rows it already holds are kept.",
+    )
+    move.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="URL",
+        help="sqlite:///path or postgresql://...",
+    )
+    move.add_argument(
+        "--to",
+        dest="target",
+        required=True,
+        metavar="URL",
+        help="sqlite:///path or postgresql://...",
+    )
+    move.add_argument(
+        "--state",
+        default="migrate-db.state.json",
+        help="where progress is kept, to resume an interrupted copy (default: %(default)s)",
+    )
+    move.add_argument("--quiet", action="store_true", help="no progress lines")
 
     seed = commands.add(
         "seed",

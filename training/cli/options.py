@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -37,9 +36,9 @@ def _database_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
         "--db",
-        type=Path,
-        metavar="PATH",
-        help="SQLite file (default: $MEDIAREC_DB_PATH, else data/mediarec.sqlite)",
+        metavar="PATH|URL",
+        help="the store: a SQLite file, or sqlite:///path or postgresql://... (default: "
+        "$MEDIAREC_DATABASE_URL, else $MEDIAREC_DB_PATH, else data/mediarec.sqlite)",
     )
     return parent
 
@@ -100,9 +99,17 @@ class Commands:
 
 
 def apply_database_option(args: argparse.Namespace) -> None:
-    """``--db PATH`` wins over ``$MEDIAREC_DB_PATH`` for everything this process opens."""
-    if getattr(args, "db", None):
-        os.environ["MEDIAREC_DB_PATH"] = str(args.db)
+    """``--db`` wins over ``$MEDIAREC_DATABASE_URL`` and ``$MEDIAREC_DB_PATH`` for everything
+    this process opens: a URL becomes the database URL, a path the SQLite file."""
+    target = getattr(args, "db", None)
+    if target:
+        from functions.common.settings import DATABASE_URL_SCHEMES
+
+        if str(target).startswith(DATABASE_URL_SCHEMES):
+            os.environ["MEDIAREC_DATABASE_URL"] = str(target)
+        else:
+            os.environ.pop("MEDIAREC_DATABASE_URL", None)
+            os.environ["MEDIAREC_DB_PATH"] = str(target)
         from functions.common.caches import reset_all
 
         reset_all()

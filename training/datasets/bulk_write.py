@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from functions.common.store.sqlite_engine import SqliteDatabase
+
 if TYPE_CHECKING:
     import sqlite3
 
@@ -64,15 +66,18 @@ def write_catalog(
     """Upsert users and items, replace the items' category rows; returns the rows written to
     users, items and item_categories."""
     from functions.common.store import sql
+    from functions.common.store.db import dialect_of
 
-    users = executemany(conn, sql.query("ingest", "upsert_user"), user_rows)
-    items = executemany(conn, sql.query("ingest", "upsert_item"), item_rows)
+    users = executemany(conn, sql.query("ingest", "upsert_user", dialect_of(conn)), user_rows)
+    items = executemany(conn, sql.query("ingest", "upsert_item", dialect_of(conn)), item_rows)
     executemany(
         conn,
-        sql.query("ingest", "delete_item_categories"),
+        sql.query("ingest", "delete_item_categories", dialect_of(conn)),
         [{"item_id": row["item_id"]} for row in item_rows],
     )
-    categories = executemany(conn, sql.query("ingest", "insert_item_category"), category_rows)
+    categories = executemany(
+        conn, sql.query("ingest", "insert_item_category", dialect_of(conn)), category_rows
+    )
     return users, items, categories
 
 
@@ -90,5 +95,7 @@ def large_page_cache(conn: sqlite3.Connection) -> Iterator[None]:
 def write_at_once(database: Database, load: Callable[[sqlite3.Connection], T]) -> T:
     """``load`` in ONE write transaction (run again from the start if it is retried), under a
     large page cache: the file is either loaded or not, never half."""
+    if not isinstance(database, SqliteDatabase):
+        return database.write(load)
     with large_page_cache(database.conn):
         return database.write(load)

@@ -278,8 +278,8 @@ def import_csv(
         {"item_id": item_id, "kind": kind or "video", "now_ms": now}
         for item_id, kind in item_kinds.items()
     ]
-    insert_item = sql.query("datasets/imports", "insert_item_if_absent")
-    insert_event = sql.query("ingest", "insert_event")
+    insert_item = sql.query("datasets/imports", "insert_item_if_absent", database.dialect)
+    insert_event = sql.query("ingest", "insert_event", database.dialect)
 
     database.migrate()
     with progress_bar(size, "loading", "B", progress) as bar:

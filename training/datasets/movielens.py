@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from functions.common import clock
+from functions.common.store.db import dialect_of
 from training.datasets.bulk_write import (
     EVENT_CHUNK,
     event_row,
@@ -304,7 +305,7 @@ def import_movielens_100k(
         def load(conn: sqlite3.Connection) -> int:
             bar.reset(total=len(event_rows))  # a retried transaction starts over
             write_catalog(conn, user_rows, item_rows, category_rows)
-            insert_event = sql.query("ingest", "insert_event")
+            insert_event = sql.query("ingest", "insert_event", dialect_of(conn))
             stored = 0
             for start in range(0, len(event_rows), EVENT_CHUNK):
                 chunk = event_rows[start : start + EVENT_CHUNK]

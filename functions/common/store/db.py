@@ -1,72 +1,95 @@
-"""All database access: connections, migrations, transactions and retries on a busy SQLite file.
+"""The store, whatever the engine: one :class:`Database` per container, its named queries, retries.
 
-One :class:`Database` per container (see :func:`get_database`). Writes go through
-:meth:`Database.write`, which runs a unit of work inside ``BEGIN IMMEDIATE``; reads that need one
-snapshot go through :meth:`Database.read`. Both retry while SQLite reports the file busy or locked
-(another Lambda container holds the lock), with jittered exponential backoff between attempts.
+Two engines implement :class:`Database`, chosen by ``MEDIAREC_DATABASE_URL``:
 
-The wait is bounded by total time, not by a count: a request spends at most ``wait_seconds``
-(``MEDIAREC_WRITE_WAIT_SECONDS``) waiting, SQLite's busy timeouts and our backoff sleeps together,
-before :class:`DatabaseBusyError`, which the API answers 503 with ``Retry-After``. Each attempt's
-busy timeout is ``min(busy_timeout_ms, time left)``, and ``retries`` still caps the attempts (a
-zero busy timeout with a count of retries is the test suite's way of failing fast).
+- ``sqlite:///path`` (or nothing: ``MEDIAREC_DB_PATH``), the embedded default:
+  :class:`~functions.common.store.sqlite_engine.SqliteDatabase`;
+- ``postgresql://...``: :class:`~functions.common.store.postgres_engine.PostgresDatabase`
+  (psycopg 3, imported only when such a URL is used, so the SQLite cold start never pays for it).
 
-Any error inside the transaction rolls the whole unit back, including a ``COMMIT`` that found the
-file busy (on a rollback journal the commit needs an exclusive lock that readers can hold off;
-SQLite then keeps the transaction open, half a batch in it): the retry runs the whole unit again,
-so a half-written batch never stays. The unit of work must therefore be safe to run again: every
-write in this project is idempotent (primary keys, ``ON CONFLICT``). A process killed inside a
-transaction leaves nothing behind either: the next connection rolls back the hot journal (DELETE,
-TRUNCATE) or ignores the uncommitted WAL frames (tests/functions/test_crash_safety.py).
+Both run the same named queries of ``sql/*.sql``; where PostgreSQL needs other text, a
+``sql/<file>.postgresql.sql`` beside the portable file overrides the queries it names
+(:func:`functions.common.store.sql.query`). Writes go through :meth:`Database.write`, one unit of
+work in one transaction, retried whole while the engine reports contention (SQLite: the file is
+busy; PostgreSQL: a serialization failure, SQLSTATE 40001, or a dropped connection), for at most
+``wait_seconds`` in all before :class:`DatabaseBusyError` (the API answers 503 with
+``Retry-After``). A unit of work must therefore be safe to run again: every write in this project
+is idempotent (primary keys, ``ON CONFLICT``).
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 import random
-import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from functions.common import caches
 from functions.common.settings import Settings, get_settings
 from functions.common.store import sql
-from functions.common.store.checkpoints import BACKSTOP_PAGES, Checkpointer
 
 T = TypeVar("T")
-logger = logging.getLogger(__name__)
 
-_BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 FIRST_BACKOFF_SECONDS = 0.01  # the sleep before the first retry, doubled after each (jittered)
 MAX_BACKOFF_SECONDS = 0.5
-
-
 MAX_RIDERS = 256
 """Bookkeeping writes waiting for the next transaction (see :meth:`Database.ride_along`)."""
 
 
 class DatabaseBusyError(RuntimeError):
-    """The database stayed locked for the whole wait bound (or every retry); answer 503."""
+    """The database stayed contended for the whole wait bound (or every retry); answer 503."""
 
 
-def is_busy(error: sqlite3.OperationalError) -> bool:
-    """True for SQLITE_BUSY / SQLITE_LOCKED (including their extended codes)."""
-    code = getattr(error, "sqlite_errorcode", None)
-    if code is not None:
-        return (code & 0xFF) in _BUSY_CODES
-    message = str(error).lower()
-    return "database is locked" in message or "database is busy" in message
+class Row(Protocol):
+    """A result row: by position and by column name, with ``keys()`` (``sqlite3.Row``'s shape)."""
+
+    def __getitem__(self, key: int | str, /) -> Any: ...
+    def __len__(self) -> int: ...
+    def keys(self) -> list[str]: ...
 
 
-def migration_files() -> list[tuple[int, Path]]:
-    """``sql/migrations/NNNN_name.sql`` files in version order."""
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class Connection(Protocol):
+    """What queries are run on: a ``sqlite3.Connection`` or the PostgreSQL engine's wrapper.
+
+    ``dialect`` names the engine (``"sqlite"`` or ``"postgresql"``): which override of a named
+    query applies. Statements take ``:name`` parameters on both engines."""
+
+    dialect: str
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+    def executemany(self, sql: str, parameters: Any, /) -> Any: ...
+
+
+def dialect_of(conn: Any) -> str:
+    """The engine a connection belongs to; a plain ``sqlite3.Connection`` is SQLite."""
+    return getattr(conn, "dialect", "sqlite")
+
+
+def holds_temporary_tables(conn: Any) -> bool:
+    """Whether queries on ``conn`` may fill temporary tables: SQLite's; not the PostgreSQL
+    engine's, which keeps to Aurora DSQL's subset (computed relations live in CTEs there)."""
+    return dialect_of(conn) == "sqlite"
+
+
+def migration_files(dialect: str = "sqlite") -> list[tuple[int, Path]]:
+    """The engine's migrations in version order: ``sql/migrations/NNNN_name.sql`` for SQLite,
+    ``sql/migrations/postgresql/NNNN_name.sql`` for PostgreSQL."""
+    folder = sql.sql_dir() / "migrations"
+    if dialect != "sqlite":
+        folder = folder / dialect
     found = []
-    for path in sorted((sql.sql_dir() / "migrations").glob("*.sql")):
+    for path in sorted(folder.glob("*.sql")):
         version = int(path.name.split("_", 1)[0])
         found.append((version, path))
     versions = [v for v, _ in found]
@@ -75,248 +98,139 @@ def migration_files() -> list[tuple[int, Path]]:
     return found
 
 
-class Database:
-    """A SQLite connection shared by the requests of one container (thread-safe via a lock)."""
-
-    def __init__(
-        self,
-        path: Path | str,
-        *,
-        journal_mode: str = "wal",
-        busy_timeout_ms: int = 5000,
-        retries: int = 8,
-        wait_seconds: float = 8.0,
-        read_only: bool = False,
-    ) -> None:
-        """``busy_timeout_ms``: the longest one attempt lets SQLite wait for a lock;
-        ``retries``: attempts after the first, at most; ``wait_seconds``: the total time one
-        :meth:`write` or :meth:`read` may spend waiting, all attempts and sleeps together."""
-        self.path = str(path)
-        self.retries = retries
-        self.busy_timeout_ms = int(busy_timeout_ms)
-        self.wait_seconds = wait_seconds
-        self.read_only = read_only
-        self._lock = threading.RLock()
-        self._riders: list[Callable[[sqlite3.Connection], None]] = []
-        self._checkpointer: Checkpointer | None = None
-        if self.path != ":memory:" and not read_only:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        target = f"file:{self.path}?mode=ro" if read_only else self.path
-        self.conn = sqlite3.connect(
-            target,
-            uri=read_only,
-            isolation_level=None,  # autocommit; transactions are explicit
-            check_same_thread=False,
-            timeout=busy_timeout_ms / 1000,
-        )
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
-        self._timeout_ms = self.busy_timeout_ms  # what the connection's busy timeout is now
-        self._unfinished = False  # a transaction whose ROLLBACK failed is still open
-        self.conn.execute("PRAGMA foreign_keys = ON")
-        if not read_only:
-            self._retry(lambda: self._set_journal_mode(journal_mode))
-
-    # -- set-up ---------------------------------------------------------------------------
-    def _set_journal_mode(self, mode: str) -> None:
-        if self.path == ":memory:":
-            return
-        current = self.conn.execute(f"PRAGMA journal_mode = {mode}").fetchone()[0]
-        if current.lower() != mode.lower():
-            raise RuntimeError(f"could not set journal_mode={mode} (SQLite kept {current})")
-        # NORMAL is durable in WAL mode and safe; rollback journals keep FULL.
-        self.conn.execute("PRAGMA synchronous = " + ("NORMAL" if mode == "wal" else "FULL"))
-        if mode == "wal" and self._checkpointer is None:
-            self.conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
-            self._checkpointer = Checkpointer(self.path)
-
-    def schema_version(self) -> int:
-        return self.read(lambda conn: int(conn.execute("PRAGMA user_version").fetchone()[0]))
-
-    def migrate(self) -> int:
-        """Apply pending migrations exactly once, even when several processes start together.
-
-        The version check happens inside ``BEGIN IMMEDIATE``, so a second cold start waits for
-        the first one's lock and then finds nothing left to do. Every pending file and the new
-        ``user_version`` commit together (SQLite's DDL is transactional): a process killed
-        midway leaves the previous version, and the next start applies the files again.
-        """
-        files = migration_files()
-        target = len(files)
-        if self.schema_version() >= target:
-            return self.schema_version()
-
-        def apply(conn: sqlite3.Connection) -> int:
-            current = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            for version, path in files:
-                if version <= current:
-                    continue
-                for statement in sql.statements(path.read_text(encoding="utf-8")):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {version}")
-                logger.info("applied migration %s", path.name)
-            return target
-
-        return self.write(apply)
-
-    # -- transactions ---------------------------------------------------------------------
-    def _retry(self, attempt: Callable[[], T]) -> T:
-        """``attempt()``, again after a jittered, growing sleep while SQLite reports busy, until
-        ``wait_seconds`` have passed or ``retries`` are spent; then :class:`DatabaseBusyError`."""
-        started = time.monotonic()
-        deadline = started + self.wait_seconds
-        backoff = FIRST_BACKOFF_SECONDS
-        tries = 0
+def retry_while(
+    attempt: Callable[[float], T],
+    contended: Callable[[BaseException], bool],
+    *,
+    wait_seconds: float,
+    retries: int,
+    what: str,
+) -> T:
+    """``attempt(seconds_left)``, again after a jittered, growing sleep while ``contended(error)``,
+    until ``wait_seconds`` have passed or ``retries`` are spent; then :class:`DatabaseBusyError`."""
+    started = time.monotonic()
+    deadline = started + wait_seconds
+    backoff = FIRST_BACKOFF_SECONDS
+    tries = 0
+    while True:
         try:
-            while True:
-                try:
-                    with self._lock:
-                        left_ms = int((deadline - time.monotonic()) * 1000)
-                        self._use_busy_timeout(max(0, min(self.busy_timeout_ms, left_ms)))
-                        return attempt()
-                except sqlite3.OperationalError as error:
-                    if not is_busy(error):
-                        raise
-                    busy = error
-                left = deadline - time.monotonic()
-                if tries >= self.retries or left <= 0:
-                    raise DatabaseBusyError(
-                        f"database stayed locked for {time.monotonic() - started:.2f} s "
-                        f"({tries + 1} attempts)"
-                    ) from busy
-                tries += 1
-                time.sleep(min(left, backoff * (0.5 + random.random())))
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
-        finally:
-            if self._timeout_ms != self.busy_timeout_ms:  # for code using ``conn`` directly
-                with self._lock:
-                    self._use_busy_timeout(self.busy_timeout_ms)
-
-    def _use_busy_timeout(self, milliseconds: int) -> None:
-        if milliseconds != self._timeout_ms:
-            self.conn.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
-            self._timeout_ms = milliseconds
-
-    def _begin(self, statement: str) -> None:
-        if self._unfinished and self.conn.in_transaction:  # a rollback failed: try it again
-            self.conn.execute("ROLLBACK")
-        self._unfinished = False
-        self.conn.execute(statement)  # a transaction already open (nesting) fails here
-
-    def _rollback(self) -> None:
-        """Undo the open transaction, if SQLite has not already; the caller re-raises its error."""
-        if not self.conn.in_transaction:
-            return
-        try:
-            self.conn.execute("ROLLBACK")
-        except sqlite3.Error:  # keep the error that got us here; the next _begin tries again
-            self._unfinished = True
-            logger.exception("rollback failed")
-
-    def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``work(conn)`` in one ``BEGIN IMMEDIATE`` transaction, retrying while busy.
-
-        Whatever fails, the busy ``COMMIT`` of a rollback journal included, rolls the whole
-        transaction back before the error leaves (or the retry runs ``work`` again)."""
-
-        def attempt() -> T:
-            with self._lock:
-                self._begin("BEGIN IMMEDIATE")
-                riders = list(self._riders)
-                try:
-                    result = work(self.conn)
-                    for ride in riders:
-                        ride(self.conn)
-                    self.conn.execute("COMMIT")  # may itself be busy on a rollback journal
-                except BaseException:
-                    self._rollback()
-                    raise
-                del self._riders[: len(riders)]  # committed: done
-            checkpointer = self._checkpointer  # close() may clear it meanwhile
-            if checkpointer is not None:
-                checkpointer.committed()
-            return result
-
-        return self._retry(attempt)
-
-    def ride_along(self, bookkeeping: Callable[[sqlite3.Connection], None]) -> None:
-        """Run ``bookkeeping(conn)`` inside this connection's next write transaction, after its
-        work, instead of in a transaction (and an fsync) of its own: for writes that may wait,
-        such as an API key's last-used time. It must not raise (it would fail that write);
-        pending ones are lost if the container ends before its next write."""
-        with self._lock:
-            if len(self._riders) < MAX_RIDERS:
-                self._riders.append(bookkeeping)
-
-    @contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
-        """A consistent snapshot for several reads (deferred transaction), not retried."""
-        with self._lock:
-            self._begin("BEGIN")
-            try:
-                yield self.conn
-            except BaseException:
-                self._rollback()
+            return attempt(deadline - time.monotonic())
+        except Exception as error:
+            if not contended(error):
                 raise
-            self.conn.execute("COMMIT")
-
-    def read(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run read-only ``work(conn)`` in one snapshot, retrying while busy."""
-
-        def attempt() -> T:
-            with self.reading() as conn:
-                return work(conn)
-
-        return self._retry(attempt)
-
-    def close(self) -> None:
-        if self._checkpointer is not None:
-            self._checkpointer.close()
-            self._checkpointer = None
-        with self._lock:
-            self.conn.close()
+            last = error
+        left = deadline - time.monotonic()
+        if tries >= retries or left <= 0:
+            raise DatabaseBusyError(
+                f"{what} for {time.monotonic() - started:.2f} s ({tries + 1} attempts)"
+            ) from last
+        tries += 1
+        time.sleep(min(left, backoff * (0.5 + random.random())))
+        backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
 
-def execute(
-    conn: sqlite3.Connection, file: str, name: str, params: Mapping[str, Any] | None = None
-) -> sqlite3.Cursor:
-    """Run the named query ``name`` of ``sql/<file>.sql`` with named parameters."""
-    text, bound = sql.expand_params(sql.query(file, name), params or {})
+class Database(ABC):
+    """One engine's connection, shared by the requests of a container (thread-safe)."""
+
+    dialect: str
+    path: str
+    """Where the store is, for messages: the SQLite file, or the server URL without a password."""
+    read_only: bool = False
+
+    @abstractmethod
+    def write(self, work: Callable[[Any], T]) -> T:
+        """Run ``work(conn)`` in one transaction, retried whole while contended."""
+
+    @abstractmethod
+    def read(self, work: Callable[[Any], T]) -> T:
+        """Run read-only ``work(conn)`` in one snapshot, retried while contended."""
+
+    @abstractmethod
+    def reading(self) -> AbstractContextManager[Any]:
+        """A consistent snapshot for several reads, not retried."""
+
+    @abstractmethod
+    def ride_along(self, bookkeeping: Callable[[Any], None]) -> None:
+        """Run ``bookkeeping(conn)`` inside the next write transaction, after its work."""
+
+    @abstractmethod
+    def migrate(self) -> int:
+        """Apply pending migrations exactly once; the schema version after."""
+
+    @abstractmethod
+    def schema_version(self) -> int: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def reader(self) -> Database:
+        """A second, read-only connection to the same store (long offline reads: training)."""
+
+
+def execute(conn: Any, file: str, name: str, params: Mapping[str, Any] | None = None) -> Any:
+    """Run the named query ``name`` of ``sql/<file>.sql`` (the engine's override where one
+    exists) with named parameters; the engine's cursor."""
+    text, bound = sql.expand_params(sql.query(file, name, dialect_of(conn)), params or {})
     return conn.execute(text, bound)
 
 
-def fetch_all(
-    conn: sqlite3.Connection, file: str, name: str, params: Mapping[str, Any] | None = None
-) -> list[sqlite3.Row]:
-    return execute(conn, file, name, params).fetchall()
+def fetch_all(conn: Any, file: str, name: str, params: Mapping[str, Any] | None = None) -> list:
+    rows: list = execute(conn, file, name, params).fetchall()
+    return rows
 
 
 def fetch_tuples(
-    conn: sqlite3.Connection, file: str, name: str, params: Mapping[str, Any] | None = None
+    conn: Any, file: str, name: str, params: Mapping[str, Any] | None = None
 ) -> list[tuple[Any, ...]]:
     """Rows as plain tuples in select-list order: for hot paths that read many columns."""
-    text, bound = sql.expand_params(sql.query(file, name), params or {})
-    cursor = conn.execute(text, bound)
-    cursor.row_factory = None
-    return cursor.fetchall()
+    text, bound = sql.expand_params(sql.query(file, name, dialect_of(conn)), params or {})
+    if dialect_of(conn) == "sqlite":
+        cursor = conn.execute(text, bound)
+        cursor.row_factory = None
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
+    tuples: list[tuple[Any, ...]] = conn.execute_tuples(text, bound)
+    return tuples
 
 
-def fetch_one(
-    conn: sqlite3.Connection, file: str, name: str, params: Mapping[str, Any] | None = None
-) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = execute(conn, file, name, params).fetchone()
-    return row
+def fetch_one(conn: Any, file: str, name: str, params: Mapping[str, Any] | None = None) -> Any:
+    return execute(conn, file, name, params).fetchone()
 
 
-def open_database(settings: Settings) -> Database:
-    """Open (creating if needed) and migrate the database the settings name."""
-    database = Database(
-        settings.db_path,
+def executemany(conn: Any, query: str, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Run one statement (text from :func:`functions.common.store.sql.query`) for each row;
+    how many rows it changed (inserts that hit a conflict do not count)."""
+    if not rows:
+        return 0
+    return max(conn.executemany(query, rows).rowcount, 0)
+
+
+def connect(settings: Settings) -> Database:
+    """The store the settings name, opened (not migrated)."""
+    path = settings.sqlite_path
+    if path is None:
+        from functions.common.store.postgres_engine import PostgresDatabase
+
+        return PostgresDatabase(
+            settings.database_url,
+            retries=settings.write_retries,
+            wait_seconds=settings.write_wait_seconds,
+        )
+    from functions.common.store.sqlite_engine import SqliteDatabase
+
+    return SqliteDatabase(
+        path,
         journal_mode=settings.journal_mode,
         busy_timeout_ms=settings.busy_timeout_ms,
         retries=settings.write_retries,
         wait_seconds=settings.write_wait_seconds,
     )
+
+
+def open_database(settings: Settings) -> Database:
+    """Open (creating if needed) and migrate the database the settings name."""
+    database = connect(settings)
     database.migrate()
     return database
 
@@ -333,3 +247,9 @@ def close_database() -> None:
     if get_database.cache_info().currsize:
         get_database().close()
     get_database.cache_clear()
+
+
+def iterate_chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """``items`` in consecutive slices of at most ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

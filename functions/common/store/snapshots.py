@@ -132,8 +132,9 @@ def _claim(
         claimable = current is None or (current["claimed_until_ms"] or 0) < now_ms
         if not claimable:
             return None
-        generation = execute(conn, "store/snapshots", "new_generation", {"name": name}).lastrowid
-        assert generation is not None
+        generation = execute(conn, "store/snapshots", "new_generation", {"name": name}).fetchone()[
+            0
+        ]
         params = {"name": name, "generation": generation, "now_ms": now_ms}
         execute(conn, "store/snapshots", "claim_snapshot", params | {"until_ms": now_ms + CLAIM_MS})
         if current is not None and current["pending_generation"] is not None:

@@ -47,23 +47,55 @@ def parse_queries(text: str) -> dict[str, str]:
     return queries
 
 
+def override_path(relative: str, dialect: str) -> Path:
+    """Where one engine's override of ``sql/<relative>.sql`` sits (``<relative>.<dialect>.sql``)."""
+    return sql_dir() / f"{relative}.{dialect}.sql"
+
+
 @functools.cache
-def load_file(relative: str) -> dict[str, str]:
-    """All named queries of ``sql/<relative>.sql``, cached for the container's life."""
+def load_file(relative: str, dialect: str = "sqlite") -> dict[str, str]:
+    """All named queries of ``sql/<relative>.sql`` as ``dialect`` runs them, cached for the
+    container's life: the portable file's queries, with those that
+    ``sql/<relative>.<dialect>.sql`` defines (when it exists) in place of theirs. SQLite runs
+    the portable text. An override may only replace a query the portable file defines; a file
+    with no portable counterpart holds what only that engine runs (its schema bookkeeping)."""
     path = sql_dir() / f"{relative}.sql"
-    return parse_queries(path.read_text(encoding="utf-8"))
+    override = override_path(relative, dialect)
+    if dialect != "sqlite" and not path.is_file() and override.is_file():
+        return parse_queries(override.read_text(encoding="utf-8"))  # one engine's own file
+    queries = parse_queries(path.read_text(encoding="utf-8"))
+    if dialect == "sqlite":
+        return queries
+    if override.is_file():
+        replaced = parse_queries(override.read_text(encoding="utf-8"))
+        unknown = sorted(set(replaced) - set(queries))
+        if unknown:
+            raise ValueError(f"{override.name} overrides queries {relative}.sql lacks: {unknown}")
+        queries = {**queries, **replaced}
+    return queries
 
 
 caches.register(load_file.cache_clear)
 
 
-def query(relative: str, name: str) -> str:
-    """The SQL of one named query."""
-    queries = load_file(relative)
+_INCLUDE = re.compile(r"\{\{\s*(?:([A-Za-z0-9_/]+):)?([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+@functools.cache
+def query(relative: str, name: str, dialect: str = "sqlite") -> str:
+    """The SQL of one named query, as the engine ``dialect`` runs it. ``{{other}}`` in a query
+    stands for the text of the query ``other`` of the same file, ``{{file:other}}`` for one of
+    another file (both as the same engine runs them): a relation that one engine fills once
+    and another computes inside each query that reads it is written once."""
+    queries = load_file(relative, dialect)
     try:
-        return queries[name]
+        text = queries[name]
     except KeyError:
         raise QueryNotFoundError(f"{name!r} is not defined in sql/{relative}.sql") from None
+    return _INCLUDE.sub(lambda m: query(m.group(1) or relative, m.group(2), dialect), text)
+
+
+caches.register(query.cache_clear)
 
 
 def expand_params(sql: str, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:

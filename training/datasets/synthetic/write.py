@@ -62,7 +62,7 @@ def write_world(
         return {"users": users, "items": items, "item_categories": categories}
 
     counts = database.write(catalog)
-    insert_event = sql.query("ingest", "insert_event")
+    insert_event = sql.query("ingest", "insert_event", database.dialect)
 
     def insert_events(rows: list[dict[str, Any]]) -> Callable[[sqlite3.Connection], int]:
         return lambda conn: executemany(conn, insert_event, rows)

@@ -1,0 +1,319 @@
+"""The PostgreSQL engine (Aurora PostgreSQL, any PostgreSQL 13+; written to Aurora DSQL's subset).
+
+Imported only when ``MEDIAREC_DATABASE_URL`` names a ``postgresql://`` server, so psycopg never
+costs the SQLite cold start anything. One connection per container, in autocommit mode with
+explicit transactions, reused across warm invocations and opened again when the server closed it.
+
+- **Transactions** are ``REPEATABLE READ`` (snapshot isolation, which is what Aurora DSQL gives),
+  reads ``READ ONLY``. A unit of work that fails with a serialization failure (SQLSTATE 40001,
+  which DSQL raises at ``COMMIT`` under optimistic concurrency) or a deadlock (40P01), or whose
+  connection was lost, is rolled back and run again whole, within the same wait bound as SQLite's
+  busy file (:func:`functions.common.store.db.retry_while`).
+- **Parameters** stay ``:name`` in every ``sql/*.sql`` file; :func:`to_pyformat` turns them into
+  psycopg's ``%(name)s`` once per statement text. Values are bound on the client
+  (``ClientCursor``), as SQLite binds them, so that ``:kind IS NULL`` needs no type cast.
+- **Rows** answer by position and by name (``sqlite3.Row``'s shape), and numeric results come
+  back as ``int`` or ``float`` rather than ``Decimal`` (PostgreSQL's ``SUM`` of a ``BIGINT``).
+- **Migrations** (``sql/migrations/postgresql/``) run one statement per transaction, as DSQL
+  requires of DDL, each written to be run again (``IF NOT EXISTS``); the version is recorded in
+  ``schema_version`` after a file's statements all ran, so a start killed midway, or two starts
+  at once, apply the same file again harmlessly.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from functions.common import clock
+from functions.common.store import sql
+from functions.common.store.db import MAX_RIDERS, Database, migration_files, retry_while
+
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
+
+RETRIED_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock
+DRAWN_NUMBERS = {"items_row_number", "snapshot_generations_pkey"}
+"""The unique constraints on numbers a transaction draws as MAX + 1 (an item's row number, a
+snapshot generation; DSQL has no sequences): a violation of one means another transaction drew
+the same number first, and running the loser again draws the next. Any other unique violation
+is a real error and is raised."""
+CONNECT_TIMEOUT_SECONDS = 10
+
+_PARAMETER = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|::|%|\?|:([A-Za-z_]\w*)")
+
+
+@lru_cache(maxsize=1024)
+def to_pyformat(text: str) -> str:
+    """``:name`` parameters as ``%(name)s``, ``?`` ones as ``%s`` and a literal ``%`` as ``%%``,
+    leaving string literals, quoted names, comments and ``::`` casts as they are."""
+
+    def replace(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if match.group(1) is not None:
+            return f"%({match.group(1)})s"
+        return {"%": "%%", "?": "%s"}.get(token, token)
+
+    return _PARAMETER.sub(replace, text)
+
+
+class PgRow(tuple):
+    """A row by position (a tuple) and by column name, with ``keys()``."""
+
+    _names: dict[str, int]
+
+    def __new__(cls, values: Sequence[Any], names: dict[str, int]) -> PgRow:
+        row = super().__new__(cls, values)
+        row._names = names
+        return row
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._names[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, memoryview):
+        return value.tobytes()
+    return value
+
+
+def _row_maker(cursor: Any) -> Callable[[Sequence[Any]], PgRow]:
+    names = {column.name: i for i, column in enumerate(cursor.description or ())}
+    return lambda values: PgRow([_plain(v) for v in values], names)
+
+
+def _tuple_maker(cursor: Any) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    return lambda values: tuple(_plain(v) for v in values)
+
+
+class PostgresConnection:
+    """What a unit of work receives: ``execute``/``executemany`` on ``:name`` statements."""
+
+    dialect = "postgresql"
+
+    def __init__(self, raw: psycopg.Connection[Any]) -> None:
+        self.raw = raw
+
+    def execute(self, statement: str, parameters: Any = None) -> psycopg.ClientCursor[PgRow]:
+        cursor = psycopg.ClientCursor(self.raw, row_factory=_row_maker)
+        cursor.execute(to_pyformat(statement), _params(parameters))
+        return cursor
+
+    def execute_tuples(self, statement: str, parameters: Any = None) -> list[tuple[Any, ...]]:
+        cursor = psycopg.ClientCursor(self.raw, row_factory=_tuple_maker)
+        cursor.execute(to_pyformat(statement), _params(parameters))
+        return cursor.fetchall()
+
+    def commit(self) -> None:
+        """Outside ``write``/``read`` every statement commits on its own (autocommit, as the
+        SQLite engine's connection): nothing is pending."""
+        if self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            self.raw.execute("COMMIT")
+
+    def executemany(self, statement: str, rows: Any) -> psycopg.ClientCursor[PgRow]:
+        cursor = psycopg.ClientCursor(self.raw, row_factory=_row_maker)
+        cursor.executemany(to_pyformat(statement), [_params(row) for row in rows])
+        return cursor
+
+
+def _params(parameters: Any) -> Any:
+    if parameters is None:
+        return None
+    if isinstance(parameters, Mapping):
+        return dict(parameters)
+    return parameters
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def contended(error: BaseException) -> bool:
+    """A serialization failure, a deadlock, a drawn number taken meanwhile, or a connection the
+    server closed: run again."""
+    if not isinstance(error, psycopg.Error):
+        return False
+    state = error.sqlstate
+    if state in RETRIED_SQLSTATES:
+        return True
+    if state == "23505" and error.diag.constraint_name in DRAWN_NUMBERS:
+        return True
+    # class 08: connection exceptions; 57P01-57P03: the server shut the session down
+    lost = state is None or state.startswith("08") or state in {"57P01", "57P02", "57P03"}
+    return isinstance(error, psycopg.OperationalError) and lost
+
+
+class PostgresDatabase(Database):
+    """A PostgreSQL connection shared by the requests of one container (thread-safe via a lock)."""
+
+    dialect = "postgresql"
+
+    def __init__(
+        self, url: str, *, retries: int = 8, wait_seconds: float = 8.0, read_only: bool = False
+    ) -> None:
+        self.url = url
+        self.path = redacted(url)
+        self.retries = retries
+        self.wait_seconds = wait_seconds
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        self._riders: list[Callable[[PostgresConnection], None]] = []
+        self._raw: psycopg.Connection[Any] | None = None
+        self._connection()  # fail at start-up, not at the first request, on a wrong URL
+
+    @property
+    def conn(self) -> PostgresConnection:
+        """The connection outside any transaction (each statement commits on its own), as
+        ``SqliteDatabase.conn``: for the CLI's one-off statements and the tests' checks."""
+        with self._lock:
+            return self._connection()
+
+    def _connection(self) -> PostgresConnection:
+        if self._raw is None or self._raw.closed or self._raw.broken:
+            if self._raw is not None:
+                logger.warning("the PostgreSQL connection was closed; opening a new one")
+            self._raw = psycopg.connect(
+                self.url,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                application_name="mediarec",
+            )
+        return PostgresConnection(self._raw)
+
+    def _transaction(self, work: Callable[[PostgresConnection], T], *, read_only: bool) -> T:
+        with self._lock:
+            conn = self._connection()
+            mode = " READ ONLY" if read_only or self.read_only else ""
+            conn.raw.execute(f"BEGIN ISOLATION LEVEL REPEATABLE READ{mode}")
+            riders = [] if read_only else list(self._riders)
+            try:
+                result = work(conn)
+                for ride in riders:
+                    ride(conn)
+                conn.raw.execute("COMMIT")
+            except BaseException:
+                self._rollback(conn)
+                raise
+            del self._riders[: len(riders)]
+            return result
+
+    def _rollback(self, conn: PostgresConnection) -> None:
+        if conn.raw.closed or conn.raw.broken:
+            return
+        try:
+            conn.raw.execute("ROLLBACK")
+        except psycopg.Error:  # keep the error that got us here; the next use reconnects
+            logger.exception("rollback failed")
+            conn.raw.close()
+
+    def write(self, work: Callable[[Any], T]) -> T:
+        """Run ``work(conn)`` in one transaction, run again whole after a serialization failure,
+        a deadlock or a lost connection, within ``wait_seconds``."""
+        return retry_while(
+            lambda _left: self._transaction(work, read_only=False),
+            contended,
+            wait_seconds=self.wait_seconds,
+            retries=self.retries,
+            what="database kept refusing the transaction",
+        )
+
+    def read(self, work: Callable[[Any], T]) -> T:
+        return retry_while(
+            lambda _left: self._transaction(work, read_only=True),
+            contended,
+            wait_seconds=self.wait_seconds,
+            retries=self.retries,
+            what="database kept refusing the read",
+        )
+
+    @contextmanager
+    def reading(self) -> Iterator[PostgresConnection]:
+        with self._lock:
+            conn = self._connection()
+            conn.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield conn
+            except BaseException:
+                self._rollback(conn)
+                raise
+            conn.raw.execute("COMMIT")
+
+    def ride_along(self, bookkeeping: Callable[[Any], None]) -> None:
+        with self._lock:
+            if len(self._riders) < MAX_RIDERS:
+                self._riders.append(bookkeeping)
+
+    # -- schema ---------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        def version(conn: PostgresConnection) -> int:
+            row = conn.execute(sql.query("store/schema", "schema_version", self.dialect)).fetchone()
+            return int(row[0] or 0) if row is not None else 0
+
+        exists = self.read(
+            lambda conn: conn.execute(
+                sql.query("store/schema", "schema_table_exists", self.dialect)
+            ).fetchone()[0]
+        )
+        return self.read(version) if exists else 0
+
+    def migrate(self) -> int:
+        """Apply pending migration files, each statement in a transaction of its own, then
+        record the file's version (see the module's docstring)."""
+        files = migration_files(self.dialect)
+        current = self.schema_version()
+        for version, path in files:
+            if version <= current:
+                continue
+            for statement in sql.statements(path.read_text(encoding="utf-8")):
+                self.write(functools.partial(_ddl, statement))
+            self.write(functools.partial(_record_version, version))
+            logger.info("applied migration %s", path.name)
+        return max(current, len(files))
+
+    def reader(self) -> PostgresDatabase:
+        return PostgresDatabase(
+            self.url, retries=self.retries, wait_seconds=self.wait_seconds, read_only=True
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._raw is not None:
+                self._raw.close()
+                self._raw = None
+
+
+def _record_version(version: int, conn: PostgresConnection) -> None:
+    params = {"version": version, "now_ms": clock.now_ms()}
+    conn.execute(sql.query("store/schema", "record_version", "postgresql"), params)
+
+
+def _ddl(statement: str, conn: PostgresConnection) -> None:
+    """One migration statement; a concurrent start that created the same object first is fine."""
+    try:
+        conn.execute(statement)
+    except (pg_errors.DuplicateTable, pg_errors.DuplicateObject, pg_errors.UniqueViolation):
+        logger.info("already applied by another start: %s", statement.split("\n", 1)[0][:80])

@@ -1,0 +1,270 @@
+"""The PostgreSQL engine against a real server (MEDIAREC_TEST_POSTGRES_URL; skips without one):
+its connection, transactions and retries, the SQL as PostgreSQL runs it, `mediarec migrate-db`,
+and the same seeded world serving the same feeds on both engines."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import psycopg
+import pytest
+
+from functions.common.caches import reset_all
+from functions.common.settings import Settings
+from functions.common.store import sql
+from functions.common.store.db import DatabaseBusyError, fetch_all, open_database
+from functions.common.store.postgres_engine import PostgresDatabase, redacted, to_pyformat
+from functions.common.store.sqlite_engine import SqliteDatabase
+from functions.recommend.app import handler
+from tests.conftest import FIXED_NOW_MS
+from training.datasets.synthetic.generation import generate_world
+from training.datasets.synthetic.world import WorldConfig
+from training.datasets.synthetic.write import write_world
+from training.local.lambda_invoke import http_event, invoke
+from training.store_copy import CopyMismatchError, copy_store
+
+pytestmark = pytest.mark.postgres
+
+SQLITE_SIDE_FILES = {
+    "training/data": "training reads a local SQLite copy of the store (training/store_copy.py)",
+}
+"""sql/ files that never run on the PostgreSQL engine, and why."""
+
+TEMPORARY_TABLE_QUERIES = (
+    "create_window_outcomes",
+    "clear_window_outcomes",
+    "fill_window_outcomes",
+    "create_popularity_ranks",
+    "clear_popularity_ranks",
+    "popularity_ranked",
+    "fill_popularity_ranks",
+)
+SECURE_DELETE_QUERIES = (
+    "secure_delete_setting",
+    "secure_delete_on",
+    "secure_delete_off",
+    "secure_delete_fast",
+)
+REPLAY_QUERIES = (
+    "create_pending_events",
+    "index_pending_events",
+    "hold_back_events",
+    "replay_events",
+)
+SQLITE_ONLY_QUERIES = {
+    **{
+        ("metrics/precision_at_curation", name): "a temporary table: PostgreSQL computes a CTE"
+        for name in TEMPORARY_TABLE_QUERIES
+    },
+    **{("ingest", name): "PRAGMA secure_delete" for name in SECURE_DELETE_QUERIES},
+    **{
+        ("metrics/off_policy", name): "the replay store is a local SQLite copy"
+        for name in REPLAY_QUERIES
+    },
+}
+"""Queries the code runs only on SQLite (functions/metrics/logic.py and functions/ingest/logic.py
+ask ``holds_temporary_tables`` / ``dialect_of`` first)."""
+
+NOT_YET_ON_POSTGRES: dict[str, str] = {}
+"""sql/ files the PostgreSQL engine does not run yet, and why."""
+
+
+def test_parameters_become_pyformat_outside_literals_and_casts():
+    text = "SELECT ':x', a::text, b % 2, \"q:y\" FROM t WHERE c = :c AND d = ? -- :z"
+    assert to_pyformat(text) == (
+        "SELECT ':x', a::text, b %% 2, \"q:y\" FROM t WHERE c = %(c)s AND d = %s -- :z"
+    )
+
+
+def test_the_url_is_shown_without_its_password():
+    assert redacted("postgresql://me:secret@db:5432/x") == "postgresql://me:***@db:5432/x"
+    assert redacted("postgresql://me@db/x") == "postgresql://me@db/x"
+
+
+def test_every_named_query_compiles_on_postgresql(pg):
+    """Each query PostgreSQL would run (the portable text or its override) is accepted by the
+    server's planner, parameters replaced by NULL."""
+    failures = []
+    skipped = SQLITE_SIDE_FILES.keys() | NOT_YET_ON_POSTGRES.keys()
+    for relative in sorted(query_files() - skipped):
+        for name in sql.load_file(relative, "postgresql"):
+            text = sql.query(relative, name, "postgresql")
+            if (relative, name) in SQLITE_ONLY_QUERIES:
+                continue
+            errors = []
+            for stand_in in ("NULL", "0"):  # "NULL - NULL" has no type; "0 = text" neither
+                neutral = re.sub(r"IN \(:[A-Za-z_][A-Za-z0-9_]*\)", "IN ('')", text)  # type lists
+                neutral = re.sub(r"(?<!:):[A-Za-z_][A-Za-z0-9_]*_ms\b", "0", neutral)  # times
+                neutral = re.sub(r"(?<!:):[A-Za-z_][A-Za-z0-9_]*", stand_in, neutral)
+                try:
+                    pg.read(lambda c, t=neutral.replace("%", "%%"): c.raw.execute("EXPLAIN " + t))
+                    break
+                except psycopg.Error as error:
+                    errors.append(str(error).splitlines()[0])
+            else:
+                failures.append(f"{relative}:{name}: {errors[0]}")
+    assert not failures, "\n".join(failures)
+
+
+def query_files() -> set[str]:
+    found = set()
+    for path in sql.sql_dir().rglob("*.sql"):
+        if "migrations" in path.parts:
+            continue
+        relative = path.relative_to(sql.sql_dir()).as_posix().removesuffix(".sql")
+        found.add(relative.removesuffix(".postgresql"))
+    return found
+
+
+def test_rows_answer_by_name_and_numbers_are_not_decimals(pg):
+    rows = pg.read(
+        lambda c: c.execute(
+            "SELECT SUM(x) AS total, 1.5 AS half FROM (VALUES (2::bigint), (3)) v(x)"
+        ).fetchall()
+    )
+    assert rows[0]["total"] == 5 and type(rows[0]["total"]) is int
+    assert rows[0]["half"] == 1.5 and type(rows[0]["half"]) is float
+    assert dict(rows[0]) == {"total": 5, "half": 1.5}
+
+
+def test_a_lost_connection_is_opened_again(pg, postgres_url):
+    pid = pg.read(lambda c: c.execute("SELECT pg_backend_pid()").fetchone()[0])
+    with psycopg.connect(postgres_url, autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    assert pg.read(lambda c: c.execute("SELECT 1").fetchone()[0]) == 1
+    assert pg.read(lambda c: c.execute("SELECT pg_backend_pid()").fetchone()[0]) != pid
+
+
+def test_a_serialization_failure_runs_the_unit_again(pg, postgres_url):
+    """Two transactions update one row under REPEATABLE READ: the second fails with 40001 at
+    its update, and the engine runs its whole unit again, which then lands."""
+    pg.write(lambda c: c.execute("INSERT INTO users VALUES ('u1', '{}', 0, 0)"))
+    attempts = []
+
+    def work(conn):
+        attempts.append(1)
+        conn.execute("SELECT updated_ms FROM users WHERE user_id = 'u1'").fetchone()
+        if len(attempts) == 1:  # another writer commits in between
+            with psycopg.connect(postgres_url, autocommit=True) as other:
+                other.execute("UPDATE users SET updated_ms = 1 WHERE user_id = 'u1'")
+        conn.execute("UPDATE users SET updated_ms = updated_ms + 10 WHERE user_id = 'u1'")
+
+    pg.write(work)
+    assert len(attempts) == 2
+    assert pg.read(lambda c: c.execute("SELECT updated_ms FROM users").fetchone()[0]) == 11
+
+
+def test_contention_that_never_ends_is_busy(postgres_url):
+    database = PostgresDatabase(postgres_url, retries=2, wait_seconds=1)
+
+    def always_conflicts(conn):
+        raise psycopg.errors.SerializationFailure("conflict")
+
+    with pytest.raises(DatabaseBusyError):
+        database.write(always_conflicts)
+    database.close()
+
+
+def test_migrations_are_recorded_and_run_again_harmlessly(pg):
+    version = pg.schema_version()
+    assert version >= 1
+    assert pg.migrate() == version
+    fresh = PostgresDatabase(pg.url)
+    assert fresh.migrate() == version
+    fresh.close()
+
+
+def seeded(database) -> None:
+    world = generate_world(
+        WorldConfig(seed=5, users=60, items=80, events=3000, days=7, end_ms=FIXED_NOW_MS)
+    )
+    write_world(database, world)
+
+
+def test_migrate_db_copies_the_demo_world_and_verifies_it(tmp_path, pg):
+    source = SqliteDatabase(tmp_path / "demo.sqlite")
+    source.migrate()
+    seeded(source)
+    report = copy_store(source, pg, state_path=tmp_path / "state.json")
+    assert report.ok and not (tmp_path / "state.json").exists()
+    assert report.tables["events"].rows == 3000 or report.tables["events"].rows > 2000
+    back = SqliteDatabase(tmp_path / "back.sqlite")
+    back.migrate()
+    assert copy_store(pg, back).ok  # and back again, item row numbers included
+    rowids = dict(back.conn.execute("SELECT item_id, rowid FROM items").fetchall())
+    assert rowids == dict(source.conn.execute("SELECT item_id, rowid FROM items").fetchall())
+
+
+def test_an_interrupted_copy_resumes_where_it_stopped(tmp_path, pg, monkeypatch):
+    from training import store_copy
+
+    source = SqliteDatabase(tmp_path / "demo.sqlite")
+    source.migrate()
+    seeded(source)
+    monkeypatch.setattr(store_copy, "CHUNK_ROWS", 500)
+    state = tmp_path / "state.json"
+
+    def stop_in_events(table, rows):
+        if table == "events" and rows >= 1000:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        copy_store(source, pg, state_path=state, progress=stop_in_events)
+    saved = json.loads(state.read_text())
+    assert saved["tables"]["events"]["copied"] == 1000 and not saved["tables"]["events"]["done"]
+    assert saved["tables"]["users"]["done"]
+    copied_after = []
+    report = copy_store(
+        source, pg, state_path=state, progress=lambda t, n: copied_after.append((t, n))
+    )
+    assert report.ok and "events" in report.resumed
+    assert ("users", 60) not in copied_after  # finished tables are not copied again
+    assert min(n for t, n in copied_after if t == "events") == 1500
+
+
+def test_a_differing_copy_is_refused(tmp_path, pg):
+    source = SqliteDatabase(tmp_path / "demo.sqlite")
+    source.migrate()
+    seeded(source)
+    copy_store(source, pg)
+    pg.write(
+        lambda c: c.execute(
+            "UPDATE events SET dwell_ms = 1 WHERE event_id IN (SELECT event_id FROM events LIMIT 1)"
+        )
+    )
+    with pytest.raises(CopyMismatchError, match="events"):
+        copy_store(source, pg)
+
+
+def feeds(monkeypatch, url: str, users: list[str]) -> dict[str, list[str]]:
+    monkeypatch.setenv("MEDIAREC_DATABASE_URL", url)
+    monkeypatch.setenv("MEDIAREC_EXPLORATION_SHARE", "0")
+    monkeypatch.setenv("MEDIAREC_AUTH", "off")
+    reset_all()
+    out = {}
+    for user in users:
+        status, body = invoke(
+            handler, http_event("GET", f"/recommendations/{user}", query={"k": 10})
+        )
+        assert status == 200, body
+        out[user] = [item["item_id"] for item in body["items"]]
+    reset_all()
+    return out
+
+
+def test_the_same_world_serves_the_same_feeds_on_both_engines(tmp_path, postgres_url, monkeypatch):
+    sqlite_url = f"sqlite:///{tmp_path / 'same.sqlite'}"
+    for url in (sqlite_url, postgres_url):
+        database = open_database(Settings(database_url=url))
+        seeded(database)
+        database.close()
+    users = [f"u{n:05d}" for n in range(1, 13)] + ["someone-new"]
+    on_sqlite = feeds(monkeypatch, sqlite_url, users)
+    on_postgres = feeds(monkeypatch, postgres_url, users)
+    assert on_sqlite == on_postgres
+    assert all(len(items) == 10 for items in on_sqlite.values())
+    rows = open_database(Settings(database_url=postgres_url))
+    logged = rows.read(lambda c: fetch_all(c, "store/copy", "count_impressions"))
+    assert int(logged[0][0]) == 10 * len(users)
+    rows.close()
