@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from functions.common.settings import Settings
 from functions.common.store import sql
-from functions.common.store.db import Database, fetch_all, fetch_one
+from functions.common.store.db import Database, fetch_all, fetch_one, migration_files
 from functions.common.store.sqlite_engine import SqliteDatabase
 
 CHUNK_ROWS = 2000
@@ -57,6 +58,23 @@ KEYS: dict[str, tuple[str, ...]] = {
     "deleted_users": ("user_hash",),
 }
 """Every table, in copy order, with the key it is read in order of (sql/store/copy.sql)."""
+FIRSTS = {
+    "users": "first_users",
+    "items": "first_items",
+    "item_categories": "first_item_categories",
+    "events": "first_events",
+    "recommendations": "first_recommendations",
+    "impressions": "first_impressions",
+    "metrics": "first_metrics",
+    "models": "first_models",
+    "training_runs": "first_training_runs",
+    "snapshots": "first_snapshots",
+    "snapshot_generations": "first_snapshot_generations",
+    "popularity_snapshot": "first_popularity_snapshot",
+    "item_features_snapshot": "first_item_features_snapshot",
+    "api_keys": "first_api_keys",
+    "deleted_users": "first_deleted_users",
+}
 READS = {
     "users": "read_users",
     "items": "read_items",
@@ -146,6 +164,8 @@ def row_digest(row: Any) -> int:
 
 
 def _read_rows(table: str, params: dict[str, Any], conn: Any) -> list[Any]:
+    if params["first"]:
+        return fetch_all(conn, "store/copy", FIRSTS[table], params)
     return fetch_all(conn, "store/copy", READS[table], params)
 
 
@@ -260,7 +280,37 @@ def verify_copy(source: Database, target: Database, report: CopyReport) -> None:
                 f"{copied} rows, checksum {copied_checksum} in the copy"
             )
     if wrong:
-        raise CopyMismatchError("the copy differs from the source: " + "; ".join(wrong))
+        raise CopyMismatchError(
+            "the copy differs from the source: " + "; ".join(wrong) + ". Rows written to the "
+            "source during the copy are the usual cause: stop writes, empty the target (or use "
+            "a new one), remove the state file and copy again"
+        )
+
+
+def open_source(settings: Settings) -> Database:
+    """The store to copy from, opened read-only: a SQLite file is neither migrated nor switched
+    to another journal mode (another container may be using it); it must hold the current
+    schema already (``mediarec migrate`` upgrades it)."""
+    path = settings.sqlite_path
+    if path is None:
+        from functions.common.store.postgres_engine import PostgresDatabase
+
+        source: Database = PostgresDatabase(
+            settings.database_url, retries=settings.write_retries, read_only=True
+        )
+    else:
+        if not path.is_file():
+            raise ValueError(f"no SQLite file at {path}")
+        source = SqliteDatabase(path, read_only=True, busy_timeout_ms=settings.busy_timeout_ms)
+    expected = len(migration_files(source.dialect))
+    if source.schema_version() != expected:
+        version = source.schema_version()
+        source.close()
+        raise ValueError(
+            f"{settings.database_url or path} is at schema version {version}, not {expected}: "
+            "run `mediarec migrate` on it first"
+        )
+    return source
 
 
 @contextmanager

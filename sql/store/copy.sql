@@ -1,9 +1,19 @@
 -- `mediarec migrate-db` (training/store_copy.py): every table read in key order, a chunk at a
--- time after the last key copied (a row-value comparison, so a resumed copy starts where the last
--- one stopped), and written with ON CONFLICT DO NOTHING (a chunk copied twice lands once). The
+-- time: `first_<table>` the first chunk, `read_<table>` the chunk after the last key copied (a
+-- row-value comparison the key's index answers, so a resumed copy starts where the last one
+-- stopped), and written with ON CONFLICT DO NOTHING (a chunk copied twice lands once). The
 -- tables are listed in training/store_copy.py in this file's order; `count_<table>` is what the
 -- verification compares. items carries its row number (SQLite's rowid, PostgreSQL's row_number
 -- column: sql/store/copy.postgresql.sql), which the item-features snapshot is indexed by.
+
+-- name: first_users
+SELECT user_id,
+       attributes,
+       created_ms,
+       updated_ms
+FROM users
+ORDER BY user_id
+LIMIT :limit;
 
 -- name: read_users
 SELECT user_id,
@@ -11,7 +21,7 @@ SELECT user_id,
        created_ms,
        updated_ms
 FROM users
-WHERE :first = 1 OR user_id > :after_user_id
+WHERE user_id > :after_user_id
 ORDER BY user_id
 LIMIT :limit;
 
@@ -22,6 +32,21 @@ ON CONFLICT DO NOTHING;
 
 -- name: count_users
 SELECT COUNT(*) FROM users;
+
+-- name: first_items
+SELECT item_id,
+       kind,
+       title,
+       categories,
+       published_ms,
+       attributes,
+       hidden,
+       created_ms,
+       updated_ms,
+       rowid AS row_number
+FROM items
+ORDER BY item_id
+LIMIT :limit;
 
 -- name: read_items
 SELECT item_id,
@@ -35,7 +60,7 @@ SELECT item_id,
        updated_ms,
        rowid AS row_number
 FROM items
-WHERE :first = 1 OR item_id > :after_item_id
+WHERE item_id > :after_item_id
 ORDER BY item_id
 LIMIT :limit;
 
@@ -47,11 +72,18 @@ ON CONFLICT DO NOTHING;
 -- name: count_items
 SELECT COUNT(*) FROM items;
 
+-- name: first_item_categories
+SELECT item_id,
+       category
+FROM item_categories
+ORDER BY item_id, category
+LIMIT :limit;
+
 -- name: read_item_categories
 SELECT item_id,
        category
 FROM item_categories
-WHERE :first = 1 OR (item_id, category) > (:after_item_id, :after_category)
+WHERE (item_id, category) > (:after_item_id, :after_category)
 ORDER BY item_id, category
 LIMIT :limit;
 
@@ -62,6 +94,21 @@ ON CONFLICT DO NOTHING;
 
 -- name: count_item_categories
 SELECT COUNT(*) FROM item_categories;
+
+-- name: first_events
+SELECT event_id,
+       user_id,
+       item_id,
+       event_type,
+       platform,
+       ts_ms,
+       received_ms,
+       recommendation_id,
+       position,
+       dwell_ms
+FROM events
+ORDER BY event_id
+LIMIT :limit;
 
 -- name: read_events
 SELECT event_id,
@@ -75,7 +122,7 @@ SELECT event_id,
        position,
        dwell_ms
 FROM events
-WHERE :first = 1 OR event_id > :after_event_id
+WHERE event_id > :after_event_id
 ORDER BY event_id
 LIMIT :limit;
 
@@ -87,6 +134,19 @@ ON CONFLICT DO NOTHING;
 -- name: count_events
 SELECT COUNT(*) FROM events;
 
+-- name: first_recommendations
+SELECT recommendation_id,
+       user_id,
+       platform,
+       k,
+       model_version,
+       request,
+       served_ms,
+       arm
+FROM recommendations
+ORDER BY recommendation_id
+LIMIT :limit;
+
 -- name: read_recommendations
 SELECT recommendation_id,
        user_id,
@@ -97,7 +157,7 @@ SELECT recommendation_id,
        served_ms,
        arm
 FROM recommendations
-WHERE :first = 1 OR recommendation_id > :after_recommendation_id
+WHERE recommendation_id > :after_recommendation_id
 ORDER BY recommendation_id
 LIMIT :limit;
 
@@ -108,6 +168,22 @@ ON CONFLICT DO NOTHING;
 
 -- name: count_recommendations
 SELECT COUNT(*) FROM recommendations;
+
+-- name: first_impressions
+SELECT recommendation_id,
+       item_id,
+       user_id,
+       position,
+       score,
+       reason,
+       model_version,
+       platform,
+       served_ms,
+       arm,
+       propensity
+FROM impressions
+ORDER BY recommendation_id, item_id
+LIMIT :limit;
 
 -- name: read_impressions
 SELECT recommendation_id,
@@ -122,7 +198,7 @@ SELECT recommendation_id,
        arm,
        propensity
 FROM impressions
-WHERE :first = 1 OR (recommendation_id, item_id) > (:after_recommendation_id, :after_item_id)
+WHERE (recommendation_id, item_id) > (:after_recommendation_id, :after_item_id)
 ORDER BY recommendation_id, item_id
 LIMIT :limit;
 
@@ -133,6 +209,27 @@ ON CONFLICT DO NOTHING;
 
 -- name: count_impressions
 SELECT COUNT(*) FROM impressions;
+
+-- name: first_metrics
+SELECT name,
+       granularity,
+       window_start_ms,
+       window_end_ms,
+       platform,
+       model_version,
+       arm,
+       position,
+       k,
+       value,
+       numerator,
+       denominator,
+       ci_low,
+       ci_high,
+       final,
+       computed_ms
+FROM metrics
+ORDER BY name, granularity, window_start_ms, platform, model_version, arm, position, k
+LIMIT :limit;
 
 -- name: read_metrics
 SELECT name,
@@ -152,7 +249,7 @@ SELECT name,
        final,
        computed_ms
 FROM metrics
-WHERE :first = 1 OR (name, granularity, window_start_ms, platform, model_version, arm, position, k) > (:after_name, :after_granularity, :after_window_start_ms, :after_platform, :after_model_version, :after_arm, :after_position, :after_k)
+WHERE (name, granularity, window_start_ms, platform, model_version, arm, position, k) > (:after_name, :after_granularity, :after_window_start_ms, :after_platform, :after_model_version, :after_arm, :after_position, :after_k)
 ORDER BY name, granularity, window_start_ms, platform, model_version, arm, position, k
 LIMIT :limit;
 
@@ -164,6 +261,18 @@ ON CONFLICT DO NOTHING;
 -- name: count_metrics
 SELECT COUNT(*) FROM metrics;
 
+-- name: first_models
+SELECT version,
+       uri,
+       checksum,
+       manifest,
+       created_ms,
+       activated_ms,
+       active
+FROM models
+ORDER BY version
+LIMIT :limit;
+
 -- name: read_models
 SELECT version,
        uri,
@@ -173,7 +282,7 @@ SELECT version,
        activated_ms,
        active
 FROM models
-WHERE :first = 1 OR version > :after_version
+WHERE version > :after_version
 ORDER BY version
 LIMIT :limit;
 
@@ -184,6 +293,21 @@ ON CONFLICT DO NOTHING;
 
 -- name: count_models
 SELECT COUNT(*) FROM models;
+
+-- name: first_training_runs
+SELECT run_id,
+       started_ms,
+       seconds,
+       status,
+       params,
+       data_fingerprint,
+       metrics,
+       run_dir,
+       bundle_path,
+       model_version
+FROM training_runs
+ORDER BY run_id
+LIMIT :limit;
 
 -- name: read_training_runs
 SELECT run_id,
@@ -197,7 +321,7 @@ SELECT run_id,
        bundle_path,
        model_version
 FROM training_runs
-WHERE :first = 1 OR run_id > :after_run_id
+WHERE run_id > :after_run_id
 ORDER BY run_id
 LIMIT :limit;
 
@@ -208,6 +332,20 @@ ON CONFLICT DO NOTHING;
 
 -- name: count_training_runs
 SELECT COUNT(*) FROM training_runs;
+
+-- name: first_snapshots
+SELECT name,
+       generation,
+       previous_generation,
+       pending_generation,
+       as_of_ms,
+       built_ms,
+       row_count,
+       info,
+       claimed_until_ms
+FROM snapshots
+ORDER BY name
+LIMIT :limit;
 
 -- name: read_snapshots
 SELECT name,
@@ -220,7 +358,7 @@ SELECT name,
        info,
        claimed_until_ms
 FROM snapshots
-WHERE :first = 1 OR name > :after_name
+WHERE name > :after_name
 ORDER BY name
 LIMIT :limit;
 
@@ -232,11 +370,18 @@ ON CONFLICT DO NOTHING;
 -- name: count_snapshots
 SELECT COUNT(*) FROM snapshots;
 
+-- name: first_snapshot_generations
+SELECT generation,
+       name
+FROM snapshot_generations
+ORDER BY generation
+LIMIT :limit;
+
 -- name: read_snapshot_generations
 SELECT generation,
        name
 FROM snapshot_generations
-WHERE :first = 1 OR generation > :after_generation
+WHERE generation > :after_generation
 ORDER BY generation
 LIMIT :limit;
 
@@ -248,6 +393,16 @@ ON CONFLICT DO NOTHING;
 -- name: count_snapshot_generations
 SELECT COUNT(*) FROM snapshot_generations;
 
+-- name: first_popularity_snapshot
+SELECT generation,
+       platform,
+       rank,
+       item_id,
+       score
+FROM popularity_snapshot
+ORDER BY generation, platform, rank
+LIMIT :limit;
+
 -- name: read_popularity_snapshot
 SELECT generation,
        platform,
@@ -255,7 +410,7 @@ SELECT generation,
        item_id,
        score
 FROM popularity_snapshot
-WHERE :first = 1 OR (generation, platform, rank) > (:after_generation, :after_platform, :after_rank)
+WHERE (generation, platform, rank) > (:after_generation, :after_platform, :after_rank)
 ORDER BY generation, platform, rank
 LIMIT :limit;
 
@@ -267,13 +422,22 @@ ON CONFLICT DO NOTHING;
 -- name: count_popularity_snapshot
 SELECT COUNT(*) FROM popularity_snapshot;
 
+-- name: first_item_features_snapshot
+SELECT generation,
+       item_ids,
+       columns,
+       features
+FROM item_features_snapshot
+ORDER BY generation
+LIMIT :limit;
+
 -- name: read_item_features_snapshot
 SELECT generation,
        item_ids,
        columns,
        features
 FROM item_features_snapshot
-WHERE :first = 1 OR generation > :after_generation
+WHERE generation > :after_generation
 ORDER BY generation
 LIMIT :limit;
 
@@ -285,6 +449,18 @@ ON CONFLICT DO NOTHING;
 -- name: count_item_features_snapshot
 SELECT COUNT(*) FROM item_features_snapshot;
 
+-- name: first_api_keys
+SELECT key_id,
+       name,
+       scopes,
+       secret_hash,
+       created_ms,
+       last_used_ms,
+       revoked_ms
+FROM api_keys
+ORDER BY key_id
+LIMIT :limit;
+
 -- name: read_api_keys
 SELECT key_id,
        name,
@@ -294,7 +470,7 @@ SELECT key_id,
        last_used_ms,
        revoked_ms
 FROM api_keys
-WHERE :first = 1 OR key_id > :after_key_id
+WHERE key_id > :after_key_id
 ORDER BY key_id
 LIMIT :limit;
 
@@ -306,11 +482,18 @@ ON CONFLICT DO NOTHING;
 -- name: count_api_keys
 SELECT COUNT(*) FROM api_keys;
 
+-- name: first_deleted_users
+SELECT user_hash,
+       deleted_ms
+FROM deleted_users
+ORDER BY user_hash
+LIMIT :limit;
+
 -- name: read_deleted_users
 SELECT user_hash,
        deleted_ms
 FROM deleted_users
-WHERE :first = 1 OR user_hash > :after_user_hash
+WHERE user_hash > :after_user_hash
 ORDER BY user_hash
 LIMIT :limit;
 

@@ -75,11 +75,21 @@ def test_parameters_become_pyformat_outside_literals_and_casts():
     assert to_pyformat(text) == (
         "SELECT ':x', a::text, b %% 2, \"q:y\" FROM t WHERE c = %(c)s AND d = %s -- :z"
     )
+    assert to_pyformat("SELECT 'a%b' LIKE :p") == "SELECT 'a%%b' LIKE %(p)s"
+
+
+def test_percent_signs_reach_the_server_as_written(pg):
+    assert pg.read(lambda c: c.execute("SELECT 7 % 4, 'a%' LIKE 'a%%'").fetchone()) == (3, True)
+    row = pg.read(lambda c: c.execute("SELECT :x % 4, :y LIKE 'a%'", {"x": 7, "y": "ab"}))
+    assert row.fetchone() == (3, True)
 
 
 def test_the_url_is_shown_without_its_password():
     assert redacted("postgresql://me:secret@db:5432/x") == "postgresql://me:***@db:5432/x"
     assert redacted("postgresql://me@db/x") == "postgresql://me@db/x"
+    assert redacted("postgresql://db/x?password=s&sslmode=require") == (
+        "postgresql://db/x?password=***&sslmode=require"
+    )
 
 
 def test_every_named_query_compiles_on_postgresql(pg):
@@ -268,3 +278,50 @@ def test_the_same_world_serves_the_same_feeds_on_both_engines(tmp_path, postgres
     logged = rows.read(lambda c: fetch_all(c, "store/copy", "count_impressions"))
     assert int(logged[0][0]) == 10 * len(users)
     rows.close()
+
+
+def test_the_same_log_gives_the_same_metrics_on_both_engines(tmp_path, pg, monkeypatch):
+    """Feeds served and engaged with on SQLite, the store copied to PostgreSQL: every metric of
+    the window (PaC, CTR, by position, AUC, coverage, novelty, diversity, the scheduled run's
+    stored rows) is the same number on both."""
+    from functions.common.clock import HOUR_MS
+    from functions.metrics.logic import Window, window_metrics
+    from functions.metrics.schedule import run_scheduled
+    from tests.utils.factories import add_events
+
+    path = tmp_path / "served.sqlite"
+    sqlite_url = f"sqlite:///{path}"
+    database = open_database(Settings(database_url=sqlite_url))
+    seeded(database)
+    database.close()
+    users = [f"u{n:05d}" for n in range(1, 21)]
+    served = feeds(monkeypatch, sqlite_url, users)
+    source = SqliteDatabase(path)
+    clicks = [
+        {
+            "user_id": user,
+            "item_id": items[n % 3],
+            "event_type": "click",
+            "ts_ms": FIXED_NOW_MS + 60_000,
+        }
+        for n, (user, items) in enumerate(served.items())
+        if n % 2 == 0
+    ]
+    add_events(source, clicks)
+    copy_store(source, pg)
+    settings = Settings(auth="off")
+    window = Window(FIXED_NOW_MS - 2 * HOUR_MS, FIXED_NOW_MS + 2 * HOUR_MS)
+    on_sqlite = source.read(lambda c: window_metrics(c, window, 10, None, settings))
+    on_postgres = pg.read(lambda c: window_metrics(c, window, 10, None, settings))
+    assert on_sqlite["pac"]["value"] > 0 and on_sqlite["pac"]["denominator"] == 200
+    assert on_postgres == on_sqlite  # the same numbers, not only close ones
+    run_scheduled(source, FIXED_NOW_MS + 3 * HOUR_MS, settings)
+    run_scheduled(pg, FIXED_NOW_MS + 3 * HOUR_MS, settings)
+    query = (
+        "SELECT name, granularity, window_start_ms, platform, model_version, arm, position, k, "
+        "value, numerator, denominator FROM metrics ORDER BY 1, 2, 3, 4, 5, 6, 7, 8"
+    )
+    stored_sqlite = [tuple(r) for r in source.conn.execute(query).fetchall()]
+    stored_postgres = [tuple(r) for r in pg.conn.execute(query).fetchall()]
+    assert stored_sqlite and stored_postgres == stored_sqlite
+    source.close()

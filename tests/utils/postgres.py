@@ -1,9 +1,9 @@
 """A real PostgreSQL server for the tests: ``MEDIAREC_TEST_POSTGRES_URL`` names it (``.ci/run``
 starts one from Debian's packages; see the README's "Tests on PostgreSQL").
 
-Each test that asks for one gets a database of its own, cloned from a template that is migrated
-once per session (``CREATE DATABASE ... TEMPLATE``: a file copy, not a replay of the migrations),
-and dropped when the test ends. Without the variable, these tests skip and say why.
+Each test process gets one database, cloned once from a template migrated per session
+(``CREATE DATABASE ... TEMPLATE``: a file copy, not a replay of the migrations), and emptied
+before every test that uses it. Without the variable, these tests skip and say why.
 """
 
 from __future__ import annotations

@@ -76,12 +76,15 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 def cmd_migrate_db(args: argparse.Namespace) -> int:
     from functions.common.settings import Settings, SettingsError
     from functions.common.store.db import open_database
-    from training.store_copy import CopyMismatchError, copy_store
+    from training.store_copy import CopyMismatchError, copy_store, open_source
 
     try:
-        source = open_database(Settings(database_url=args.source))
-        target = open_database(Settings(database_url=args.target))
-    except (SettingsError, ValueError) as error:
+        settings = Settings.from_env()  # journal mode, retries: as every other command
+        source = open_source(settings.model_copy(update={"database_url": args.source}))
+        target = open_database(
+            Settings.model_validate({**settings.model_dump(), "database_url": args.target})
+        )
+    except (SettingsError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     started = time.perf_counter()
@@ -118,7 +121,9 @@ def register(commands: Commands) -> None:
         func=cmd_migrate_db,
         description="Copy every table of one store into another, a chunk per transaction, "
         "resumable from a state file after an interruption, then compare every table's row "
-        "count and checksum. The target is migrated first; rows it already holds are kept.",
+        "count and checksum. The source is only read (stop writing to it first: a row updated "
+        "after its chunk was copied keeps its old value in the copy, and the check then names "
+        "its table). The target is migrated first; rows it already holds are kept.",
     )
     move.add_argument(
         "--from",

@@ -68,10 +68,17 @@ rounding (exactly what the OpenAPI document states)."""
 
 Reason = Literal["model", "popular", "fresh", "exploration", "fallback"]
 """Why an item is in a feed: which path chose it."""
+UNICODE_SPACE = r"\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+r"""Unicode's White_Space characters, which ``strip_whitespace`` removes. Spelled out, since a
+pattern's ``\s`` differs by engine: the OpenAPI document's ECMA-262 ``\s`` leaves out U+0085
+(and adds U+FEFF, which stripping keeps)."""
 Category = Annotated[
     str,
     StringConstraints(
-        min_length=1, max_length=64, strip_whitespace=True, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$"
+        min_length=1,
+        max_length=64,
+        strip_whitespace=True,
+        pattern=rf"^[^\x00]*[^\x00{UNICODE_SPACE}][^\x00]*$",
     ),
 ]
 """A category: up to 64 characters, at least one not whitespace (it is stored stripped), no

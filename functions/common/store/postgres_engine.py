@@ -43,27 +43,34 @@ from functions.common.store.db import MAX_RIDERS, Database, migration_files, ret
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
-RETRIED_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock
+RETRIED_SQLSTATES = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock wait
 DRAWN_NUMBERS = {"items_row_number", "snapshot_generations_pkey"}
 """The unique constraints on numbers a transaction draws as MAX + 1 (an item's row number, a
 snapshot generation; DSQL has no sequences): a violation of one means another transaction drew
 the same number first, and running the loser again draws the next. Any other unique violation
 is a real error and is raised."""
 CONNECT_TIMEOUT_SECONDS = 10
+CATALOG_RACES = {"pg_type_typname_nsp_index", "pg_class_relname_nsp_index"}
+"""The system catalog's unique indexes that two concurrent ``CREATE ... IF NOT EXISTS`` of one
+object collide on (PostgreSQL checks existence before it inserts the catalog row)."""
 
 _PARAMETER = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|::|%|\?|:([A-Za-z_]\w*)")
 
 
 @lru_cache(maxsize=1024)
 def to_pyformat(text: str) -> str:
-    """``:name`` parameters as ``%(name)s``, ``?`` ones as ``%s`` and a literal ``%`` as ``%%``,
-    leaving string literals, quoted names, comments and ``::`` casts as they are."""
+    """``:name`` parameters as ``%(name)s`` and ``?`` ones as ``%s``, outside string literals,
+    quoted names, comments and ``::`` casts; every ``%`` doubled, in literals too (psycopg reads
+    the whole text for placeholders when parameters are given; without parameters the text is
+    sent as it is, unconverted)."""
 
     def replace(match: re.Match[str]) -> str:
         token = match.group(0)
         if match.group(1) is not None:
             return f"%({match.group(1)})s"
-        return {"%": "%%", "?": "%s"}.get(token, token)
+        if token == "?":
+            return "%s"
+        return token.replace("%", "%%")
 
     return _PARAMETER.sub(replace, text)
 
@@ -114,12 +121,18 @@ class PostgresConnection:
 
     def execute(self, statement: str, parameters: Any = None) -> psycopg.ClientCursor[PgRow]:
         cursor = psycopg.ClientCursor(self.raw, row_factory=_row_maker)
-        cursor.execute(to_pyformat(statement), _params(parameters))
+        if parameters is None:
+            cursor.execute(statement.encode())  # as it is: psycopg parses no placeholders
+        else:
+            cursor.execute(to_pyformat(statement), _params(parameters))
         return cursor
 
     def execute_tuples(self, statement: str, parameters: Any = None) -> list[tuple[Any, ...]]:
         cursor = psycopg.ClientCursor(self.raw, row_factory=_tuple_maker)
-        cursor.execute(to_pyformat(statement), _params(parameters))
+        if parameters is None:
+            cursor.execute(statement.encode())
+        else:
+            cursor.execute(to_pyformat(statement), _params(parameters))
         return cursor.fetchall()
 
     def commit(self) -> None:
@@ -145,11 +158,12 @@ def _params(parameters: Any) -> Any:
 def redacted(url: str) -> str:
     """The URL without its password, for messages and logs."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    if parts.password is not None:
+        host = parts.hostname or ""
+        netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        parts = parts._replace(netloc=netloc)
+    query = re.sub(r"(?i)(^|&)(password)=[^&]*", r"\1\2=***", parts.query)
+    return urlunsplit(parts._replace(query=query))
 
 
 def contended(error: BaseException) -> bool:
@@ -199,16 +213,22 @@ class PostgresDatabase(Database):
             self._raw = psycopg.connect(
                 self.url,
                 autocommit=True,
-                connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                connect_timeout=max(2, min(CONNECT_TIMEOUT_SECONDS, int(self.wait_seconds))),
                 application_name="mediarec",
             )
         return PostgresConnection(self._raw)
 
-    def _transaction(self, work: Callable[[PostgresConnection], T], *, read_only: bool) -> T:
+    def _transaction(
+        self, work: Callable[[PostgresConnection], T], *, read_only: bool, seconds_left: float
+    ) -> T:
         with self._lock:
             conn = self._connection()
             mode = " READ ONLY" if read_only or self.read_only else ""
             conn.raw.execute(f"BEGIN ISOLATION LEVEL REPEATABLE READ{mode}")
+            # a row lock another transaction holds (a long import) is waited for at most what
+            # is left of the wait bound, then 55P03: retried, or DatabaseBusyError (a 503)
+            wait_ms = max(1, int(seconds_left * 1000))
+            conn.raw.execute(f"SET LOCAL lock_timeout = {wait_ms}".encode())
             riders = [] if read_only else list(self._riders)
             try:
                 result = work(conn)
@@ -234,7 +254,7 @@ class PostgresDatabase(Database):
         """Run ``work(conn)`` in one transaction, run again whole after a serialization failure,
         a deadlock or a lost connection, within ``wait_seconds``."""
         return retry_while(
-            lambda _left: self._transaction(work, read_only=False),
+            lambda left: self._transaction(work, read_only=False, seconds_left=left),
             contended,
             wait_seconds=self.wait_seconds,
             retries=self.retries,
@@ -243,7 +263,7 @@ class PostgresDatabase(Database):
 
     def read(self, work: Callable[[Any], T]) -> T:
         return retry_while(
-            lambda _left: self._transaction(work, read_only=True),
+            lambda left: self._transaction(work, read_only=True, seconds_left=left),
             contended,
             wait_seconds=self.wait_seconds,
             retries=self.retries,
@@ -315,5 +335,9 @@ def _ddl(statement: str, conn: PostgresConnection) -> None:
     """One migration statement; a concurrent start that created the same object first is fine."""
     try:
         conn.execute(statement)
-    except (pg_errors.DuplicateTable, pg_errors.DuplicateObject, pg_errors.UniqueViolation):
+    except (pg_errors.DuplicateTable, pg_errors.DuplicateObject):
+        logger.info("already applied by another start: %s", statement.split("\n", 1)[0][:80])
+    except pg_errors.UniqueViolation as error:  # two starts creating one catalog entry at once
+        if error.diag.constraint_name not in CATALOG_RACES:
+            raise  # e.g. a unique index that the data violates: the migration must fail
         logger.info("already applied by another start: %s", statement.split("\n", 1)[0][:80])
