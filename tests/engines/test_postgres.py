@@ -325,3 +325,62 @@ def test_the_same_log_gives_the_same_metrics_on_both_engines(tmp_path, pg, monke
     stored_postgres = [tuple(r) for r in pg.conn.execute(query).fetchall()]
     assert stored_sqlite and stored_postgres == stored_sqlite
     source.close()
+
+
+def test_the_same_model_serves_the_same_feeds_on_both_engines(tmp_path, pg, monkeypatch):
+    """A model trained and published on SQLite, the store copied to PostgreSQL: known users, a
+    new user with a session and the filters get the same model feeds (ids, order, scores) from
+    both engines' snapshots and reads."""
+    from functions.common.clock import HOUR_MS
+    from tests.utils.factories import add_events
+    from tests.utils.training import FAST
+    from training import pipeline
+    from training.export import export_bundle
+    from training.publish import publish
+
+    path = tmp_path / "world.sqlite"
+    database = SqliteDatabase(path)
+    database.migrate()
+    config = WorldConfig(seed=11, users=80, items=150, events=6000, end_ms=FIXED_NOW_MS)
+    write_world(database, generate_world(config))
+    prepared = pipeline.prepare(database, Settings.from_env(env_file=None))
+    result = pipeline.train(prepared, FAST, progress=False)
+    bundle = export_bundle(
+        result.model, prepared.data, tmp_path / "bundle", model_version="m-same", metrics={},
+        train_config=FAST.to_dict(),
+    )  # fmt: skip
+    publish(database, bundle, str(tmp_path / "models"), activate=True, now_ms=FIXED_NOW_MS)
+    session = [{"user_id": "newcomer", "item_id": f"i{n:05d}", "event_type": "click",
+                "ts_ms": FIXED_NOW_MS - HOUR_MS + n} for n in (3, 5, 8)]  # fmt: skip
+    add_events(database, session)
+    copy_store(database, pg)
+    database.close()
+    monkeypatch.setenv("MEDIAREC_MODELS_URI", str(tmp_path / "models"))
+
+    def served(url: str) -> dict[str, list[tuple[str, str, float]]]:
+        monkeypatch.setenv("MEDIAREC_DATABASE_URL", url)
+        monkeypatch.setenv("MEDIAREC_EXPLORATION_SHARE", "0")
+        monkeypatch.setenv("MEDIAREC_AUTH", "off")
+        reset_all()
+        out = {}
+        asks = [(f"u{n:05d}", {"k": 10}) for n in range(1, 9)]
+        asks += [("newcomer", {"k": 10}), ("u00002", {"k": 5, "kind": "video"})]
+        for user, query in asks:
+            status, body = invoke(
+                handler, http_event("GET", f"/recommendations/{user}", query=query)
+            )
+            assert status == 200, body
+            assert body["model_version"] == "m-same", body
+            out[f"{user} {query}"] = [
+                (i["item_id"], i["reason"], i["score"]) for i in body["items"]
+            ]
+        reset_all()
+        return out
+
+    on_sqlite = served(f"sqlite:///{path}")
+    on_postgres = served(pg.url)
+    assert on_postgres.keys() == on_sqlite.keys()
+    for ask, items in on_sqlite.items():
+        assert [i[:2] for i in on_postgres[ask]] == [i[:2] for i in items], ask
+        assert [i[2] for i in on_postgres[ask]] == pytest.approx([i[2] for i in items], abs=1e-5)
+    assert any(reason == "model" for items in on_sqlite.values() for _, reason, _ in items)
