@@ -49,3 +49,13 @@ def test_a_missing_or_outdated_source_is_refused(tmp_path, capsys):
     sqlite3.connect(empty).close()
     assert main(["migrate-db", "--from", f"sqlite:///{empty}", "--to", target]) == 2
     assert "mediarec migrate" in capsys.readouterr().err
+
+
+def test_an_unreachable_server_is_an_error_message_not_a_traceback(tmp_path, capsys):
+    nowhere = "postgresql://nobody@127.0.0.1:9/nothing?connect_timeout=2"
+    source = tmp_path / "live.sqlite"
+    seeded(source)
+    assert main(["migrate-db", "--from", f"sqlite:///{source}", "--to", nowhere]) == 2
+    assert "error:" in capsys.readouterr().err
+    assert main(["migrate", "--db", nowhere]) == 2  # any command: the store's error, exit 2
+    assert "the store failed" in capsys.readouterr().err

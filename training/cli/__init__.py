@@ -11,6 +11,7 @@ dependencies inside the command functions, so ``mediarec --help`` starts in a bl
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from training.cli import (
@@ -52,4 +53,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     apply_database_option(args)
     func: Command = args.func
-    return func(args)
+    try:
+        return func(args)
+    except Exception as error:
+        from functions.common.store.db import store_errors
+
+        # a store no command could open (a server that is down, a wrong password) or one that
+        # failed under it: the engine's message and exit 2, not a traceback
+        if not isinstance(error, store_errors()):
+            raise
+        print(f"error: the store failed: {error}", file=sys.stderr)
+        return 2

@@ -75,7 +75,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 def cmd_migrate_db(args: argparse.Namespace) -> int:
     from functions.common.settings import Settings, SettingsError
-    from functions.common.store.db import open_database
+    from functions.common.store.db import open_database, store_errors
     from training.store_copy import CopyMismatchError, copy_store, open_source
 
     try:
@@ -84,7 +84,9 @@ def cmd_migrate_db(args: argparse.Namespace) -> int:
         target = open_database(
             Settings.model_validate({**settings.model_dump(), "database_url": args.target})
         )
-    except (SettingsError, ValueError, OSError) as error:
+    except Exception as error:  # a wrong URL, an unreachable server: a message, not a traceback
+        if not isinstance(error, (SettingsError, ValueError, OSError, *store_errors())):
+            raise
         print(f"error: {error}", file=sys.stderr)
         return 2
     started = time.perf_counter()

@@ -83,12 +83,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate_offline(args: argparse.Namespace) -> int:
-    import sqlite3
-
     from functions.common import clock
     from functions.common.serving.model_runtime import BundleError, load_model
     from functions.common.settings import get_settings
-    from functions.common.store.db import get_database
+    from functions.common.store.db import get_database, store_errors
     from training.off_policy import TooLittleRandomisation, evaluate_offline
 
     try:
@@ -103,7 +101,11 @@ def cmd_evaluate_offline(args: argparse.Namespace) -> int:
     except TooLittleRandomisation as error:
         print(f"error: too little randomisation to estimate anything: {error}", file=sys.stderr)
         return 2
-    except (ValueError, sqlite3.Error) as error:
+    except Exception as error:
+        # refused, or the store's own error on either engine (psycopg's once it is loaded,
+        # which opening a PostgreSQL store does): a message, not a traceback
+        if not isinstance(error, (ValueError, *store_errors())):
+            raise
         print(f"error: {error}", file=sys.stderr)
         return 2
     print_offline_estimate(result)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import random
+import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -74,6 +75,15 @@ class Connection(Protocol):
 def dialect_of(conn: Any) -> str:
     """The engine a connection belongs to; a plain ``sqlite3.Connection`` is SQLite."""
     return getattr(conn, "dialect", "sqlite")
+
+
+def store_errors() -> tuple[type[Exception], ...]:
+    """The error classes of the engines loaded in this process, for a command that reports a
+    store's error instead of a traceback (psycopg's only once a PostgreSQL store was opened)."""
+    import sqlite3
+
+    psycopg = sys.modules.get("psycopg")
+    return (sqlite3.Error, psycopg.Error) if psycopg is not None else (sqlite3.Error,)
 
 
 def holds_temporary_tables(conn: Any) -> bool:
