@@ -65,6 +65,9 @@ def _isolated(
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MEDIAREC_DB_PATH", str(tmp_path / "mediarec.sqlite"))
+    # set (empty: the SQLite file above) so that whatever a test's CLI call writes here
+    # (`--db postgresql://...`) is undone when it ends
+    monkeypatch.setenv("MEDIAREC_DATABASE_URL", "")
     server = postgres.server_url()
     on_postgres = request.config.getoption("--engine") == "postgresql" and server is not None
     if on_postgres and request.node.get_closest_marker("sqlite_only") is None:
