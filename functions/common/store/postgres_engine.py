@@ -253,21 +253,18 @@ class PostgresDatabase(Database):
     def write(self, work: Callable[[Any], T]) -> T:
         """Run ``work(conn)`` in one transaction, run again whole after a serialization failure,
         a deadlock or a lost connection, within ``wait_seconds``."""
-        return retry_while(
-            lambda left: self._transaction(work, read_only=False, seconds_left=left),
-            contended,
-            wait_seconds=self.wait_seconds,
-            retries=self.retries,
-            what="database kept refusing the transaction",
-        )
+        return self._retried(work, read_only=False)
 
     def read(self, work: Callable[[Any], T]) -> T:
+        return self._retried(work, read_only=True)
+
+    def _retried(self, work: Callable[[Any], T], *, read_only: bool) -> T:
         return retry_while(
-            lambda left: self._transaction(work, read_only=True, seconds_left=left),
+            lambda left: self._transaction(work, read_only=read_only, seconds_left=left),
             contended,
             wait_seconds=self.wait_seconds,
             retries=self.retries,
-            what="database kept refusing the read",
+            what=f"database kept refusing the {'read' if read_only else 'transaction'}",
         )
 
     @contextmanager
