@@ -45,6 +45,12 @@ class Settings(BaseModel):
         description="sqlite:///path (the same as db_path) or postgresql://user@host:port/db; "
         "empty: the SQLite file at db_path.",
     )
+    database_secret_arn: str = Field(
+        "",
+        description="A Secrets Manager secret (JSON with password, optionally username) whose "
+        "password the PostgreSQL connection uses, read once per container: what template.yaml "
+        "sets with Aurora. Empty: the URL holds the credentials, or libpq finds them.",
+    )
     journal_mode: Literal["wal", "delete", "truncate"] = Field(
         "wal", description="wal on a local disk; delete (or truncate) on EFS or any network share."
     )

@@ -20,8 +20,8 @@ from functions.common.serving.model_runtime import (
 from functions.common.serving.popularity import ANY_PLATFORM, popular_items, top_popular_ids
 from functions.common.serving.snapshot_refresh import serving_snapshots
 from functions.common.settings import Settings
-from functions.common.store import tombstones
-from functions.common.store.db import Database, execute, fetch_all
+from functions.common.store import sql, tombstones
+from functions.common.store.db import Database, dialect_of, execute, executemany, fetch_all
 from functions.common.store.snapshots import Snapshot, SnapshotGone
 from functions.recommend.model_ranking import rank_by_session, rank_with_model
 
@@ -239,9 +239,18 @@ def recommend(
     request: FeedRequest, db: Database, settings: Settings, now_ms: int
 ) -> RecommendationResponse:
     recommendation_id = uuid.uuid4().hex
-    feed = choose_items(request, db, settings, now_ms, seed=recommendation_id)
+    with db.batched_reads():  # on a server engine: one read transaction, ended by the write
+        feed = choose_items(request, db, settings, now_ms, seed=recommendation_id)
+        response = _response(request, feed, recommendation_id, now_ms)
+        db.write(lambda conn: record_impressions(conn, response, request, now_ms, feed))
+    return response
+
+
+def _response(
+    request: FeedRequest, feed: Feed, recommendation_id: str, now_ms: int
+) -> RecommendationResponse:
     candidates = feed.items
-    response = RecommendationResponse(
+    return RecommendationResponse(
         recommendation_id=recommendation_id,
         user_id=request.user_id,
         model_version=feed.model_version,
@@ -255,8 +264,6 @@ def recommend(
             for i, c in enumerate(candidates, start=1)
         ],
     )
-    db.write(lambda conn: record_impressions(conn, response, request, now_ms, feed))
-    return response
 
 
 def record_impressions(
@@ -288,22 +295,20 @@ def record_impressions(
             "arm": feed.arm,
         },
     )
-    for item, candidate in zip(response.items, feed.items, strict=True):
-        execute(
-            conn,
-            "recommend",
-            "insert_impression",
-            {
-                "recommendation_id": response.recommendation_id,
-                "item_id": item.item_id,
-                "user_id": response.user_id,
-                "position": item.position,
-                "score": item.score,
-                "reason": item.reason,
-                "model_version": response.model_version,
-                "platform": response.platform,
-                "served_ms": now_ms,
-                "arm": feed.arm,
-                "propensity": candidate.propensity,
-            },
-        )
+    rows = [
+        {
+            "recommendation_id": response.recommendation_id,
+            "item_id": item.item_id,
+            "user_id": response.user_id,
+            "position": item.position,
+            "score": item.score,
+            "reason": item.reason,
+            "model_version": response.model_version,
+            "platform": response.platform,
+            "served_ms": now_ms,
+            "arm": feed.arm,
+            "propensity": candidate.propensity,
+        }
+        for item, candidate in zip(response.items, feed.items, strict=True)
+    ]
+    executemany(conn, sql.query("recommend", "insert_impression", dialect_of(conn)), rows)

@@ -4,6 +4,7 @@ and the same seeded world serving the same feeds on both engines."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 
@@ -62,9 +63,11 @@ SQLITE_ONLY_QUERIES = {
         ("metrics/off_policy", name): "the replay store is a local SQLite copy"
         for name in REPLAY_QUERIES
     },
+    ("serving/features", "create_serving_source"): "a temporary view: PostgreSQL's schema "
+    "holds serving's feature_events view",
 }
-"""Queries the code runs only on SQLite (functions/metrics/logic.py and functions/ingest/logic.py
-ask ``holds_temporary_tables`` / ``dialect_of`` first)."""
+"""Queries the code runs only on SQLite (functions/metrics/logic.py, functions/ingest/logic.py and
+functions/common/serving/features.py ask ``holds_temporary_tables`` / ``dialect_of`` first)."""
 
 NOT_YET_ON_POSTGRES: dict[str, str] = {}
 """sql/ files the PostgreSQL engine does not run yet, and why."""
@@ -163,6 +166,147 @@ def test_a_serialization_failure_runs_the_unit_again(pg, postgres_url):
     pg.write(work)
     assert len(attempts) == 2
     assert pg.read(lambda c: c.execute("SELECT updated_ms FROM users").fetchone()[0]) == 11
+
+
+def test_reads_in_a_batch_share_one_snapshot_until_a_write_ends_it(pg, postgres_url):
+    pg.write(lambda c: c.execute("INSERT INTO users VALUES ('u1', '{}', 0, 0)"))
+
+    def users(conn):
+        return conn.execute("SELECT COUNT(*) FROM users").fetchone()[0]
+
+    with pg.batched_reads():
+        assert pg.read(users) == 1
+        with psycopg.connect(postgres_url, autocommit=True) as other:
+            other.execute("INSERT INTO users VALUES ('u2', '{}', 0, 0)")
+        assert pg.read(users) == 1  # the batch's snapshot
+        pg.write(lambda c: c.execute("INSERT INTO users VALUES ('u3', '{}', 0, 0)"))
+        assert pg.read(users) == 3  # the write ended the batch's transaction; a new one began
+    assert pg.read(users) == 3
+    status = pg.conn.raw.info.transaction_status
+    assert status == psycopg.pq.TransactionStatus.IDLE  # nothing left open after the block
+
+
+def test_a_failed_read_in_a_batch_leaves_the_next_read_working(pg):
+    with pg.batched_reads():
+        assert pg.read(lambda c: c.execute("SELECT 1").fetchone()[0]) == 1
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            pg.read(lambda c: c.execute("SELECT * FROM no_such_table").fetchall())
+        assert pg.read(lambda c: c.execute("SELECT 2").fetchone()[0]) == 2
+    assert pg.conn.raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
+def test_a_connection_lost_inside_a_batch_is_opened_again(pg, postgres_url):
+    with pg.batched_reads():
+        pid = pg.read(lambda c: c.execute("SELECT pg_backend_pid()").fetchone()[0])
+        with psycopg.connect(postgres_url, autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        assert pg.read(lambda c: c.execute("SELECT pg_backend_pid()").fetchone()[0]) != pid
+        assert pg.read(lambda c: c.execute("SELECT 3").fetchone()[0]) == 3
+
+
+def test_the_password_comes_from_the_secret_and_is_read_again_when_refused(
+    postgres_url, monkeypatch
+):
+    """As template.yaml deploys Aurora: the URL without credentials, the user (and password)
+    from the secret; a refused connection reads the secret again once (a rotation)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from functions.common.store import secrets
+
+    parts = urlsplit(postgres_url)
+    bare = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
+    user = parts.username or "postgres"
+    reads = []
+
+    def credentials(arn):
+        reads.append(arn)
+        return {"user": user if len(reads) > 1 else "no_such_role_rotated", "password": "pw"}
+
+    monkeypatch.setattr(secrets, "database_credentials", credentials)
+    database = PostgresDatabase(bare, secret_arn="arn:secret")
+    try:
+        assert database.read(lambda c: c.execute("SELECT current_user").fetchone()[0]) == user
+        assert reads == ["arn:secret", "arn:secret"]  # refused once, read again, then cached
+        database.close()
+        assert database.read(lambda c: c.execute("SELECT 1").fetchone()[0]) == 1
+        assert len(reads) == 2
+    finally:
+        database.close()
+
+
+def test_text_orders_byte_by_byte_in_a_database_of_another_collation(postgres_url):
+    """Aurora creates the stack's database with en_US.UTF-8: the schema's columns are
+    COLLATE "C", so that ids order (and ties break) as on SQLite whatever the database's."""
+    from tests.utils.postgres import database_url
+
+    name = "mediarec_test_icu"
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        try:
+            admin.execute(
+                f'CREATE DATABASE "{name}" TEMPLATE template0 LOCALE_PROVIDER icu '
+                "ICU_LOCALE 'und' LOCALE 'C.UTF-8'"
+            )
+        except psycopg.Error as error:
+            pytest.skip(f"this server cannot create an ICU database: {error}")
+    database = PostgresDatabase(database_url(postgres_url, name))
+    try:
+        database.migrate()
+        ids = ["b", "B", "a", "_x", "Z9", "ä"]
+        database.write(lambda c: [c.execute("INSERT INTO users VALUES (:u, '{}', 0, 0)", {"u": u})
+                                  for u in ids])  # fmt: skip
+        ordered = database.read(
+            lambda c: [r[0] for r in c.execute("SELECT user_id FROM users ORDER BY user_id")]
+        )
+        assert ordered == sorted(ids, key=lambda u: u.encode())  # SQLite's BINARY order
+        collations = database.read(lambda c: c.execute(
+            "SELECT DISTINCT collation_name FROM information_schema.columns WHERE table_schema "
+            "= 'public' AND data_type = 'text' AND table_name <> 'feature_events'"
+        ).fetchall())  # fmt: skip
+        assert [tuple(r) for r in collations] == [("C",)]
+    finally:
+        database.close()
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_bookkeeping_on_a_row_another_container_updated_never_costs_the_write(pg, postgres_url):
+    """Two containers share an API key and both record its use: the bookkeeping runs after the
+    commit, so the other container's update of that row cannot abort this write (inside the
+    transaction it failed with 40001, and the caught error left the write to be rolled back)."""
+    from functions.common.http.api_keys import _record_use
+
+    pg.write(lambda c: c.execute("INSERT INTO users VALUES ('u1', '{}', 0, 0)"))
+    key_row = {"key_id": "k1", "name": "shared", "scopes": '["ingest"]', "secret_hash": "h",
+               "created_ms": 0, "last_used_ms": 1, "revoked_ms": None}  # fmt: skip
+    pg.write(lambda c: c.execute(
+        "INSERT INTO api_keys VALUES (:key_id, :name, :scopes, :secret_hash, :created_ms, "
+        ":last_used_ms, :revoked_ms)", key_row))  # fmt: skip
+    _record_use(pg, "k1", 500)
+
+    def work(conn):
+        conn.execute("SELECT last_used_ms FROM api_keys WHERE key_id = 'k1'").fetchone()
+        with psycopg.connect(postgres_url, autocommit=True) as other:  # the other container
+            other.execute("UPDATE api_keys SET last_used_ms = 200 WHERE key_id = 'k1'")
+        conn.execute("UPDATE users SET updated_ms = 7 WHERE user_id = 'u1'")
+
+    pg.write(work)
+    assert pg.read(lambda c: c.execute("SELECT updated_ms FROM users").fetchone()[0]) == 7
+    used = pg.read(lambda c: c.execute("SELECT last_used_ms FROM api_keys").fetchone()[0])
+    assert used == 500
+
+
+def test_a_write_whose_failed_statement_was_caught_is_an_error_not_a_silent_rollback(pg):
+    def work(conn):
+        conn.execute("INSERT INTO users VALUES ('u1', '{}', 0, 0)")
+        with contextlib.suppress(psycopg.Error):  # the transaction is aborted now
+            conn.execute("SELECT * FROM no_such_table")
+
+    with pytest.raises(psycopg.errors.InFailedSqlTransaction, match="nothing was written"):
+        pg.write(work)
+    assert pg.read(lambda c: c.execute("SELECT COUNT(*) FROM users").fetchone()[0]) == 0
+    pg.write(lambda c: c.execute("INSERT INTO users VALUES ('u2', '{}', 0, 0)"))  # usable
+    assert pg.read(lambda c: c.execute("SELECT COUNT(*) FROM users").fetchone()[0]) == 1
 
 
 def test_contention_that_never_ends_is_busy(postgres_url):
@@ -403,3 +547,48 @@ def test_the_same_model_serves_the_same_feeds_on_both_engines(tmp_path, pg, monk
         assert [i[:2] for i in on_postgres[ask]] == [i[:2] for i in items], ask
         assert [i[2] for i in on_postgres[ask]] == pytest.approx([i[2] for i in items], abs=1e-5)
     assert any(reason == "model" for items in on_sqlite.values() for _, reason, _ in items)
+    assert _messages_per_warm_feed(pg.url, monkeypatch) == {
+        "u00001": MESSAGES_PER_MODEL_FEED,
+        # no tombstone or user features (the model never saw them); popular items fill in
+        "newcomer": MESSAGES_PER_MODEL_FEED - 1,
+    }
+
+
+MESSAGES_PER_MODEL_FEED = 10
+"""What a warm feed of the model sends to the server, each message one round trip: the reads
+(the first carries BEGIN) of seen items, snapshots, tombstone, history, candidates, user
+features and newest items; COMMIT + BEGIN with the feed's row; the impressions (pipelined);
+COMMIT. It was 43 before reads shared one transaction (2026-12-01)."""
+
+
+def _messages_per_warm_feed(url: str, monkeypatch) -> dict[str, int]:
+    """Messages one warm feed sends, per user: every execute or executemany call of psycopg."""
+    sent: list[str] = []
+
+    def counted(method):
+        def call(self, query, *args, **kwargs):
+            sent.append(str(query)[:60])
+            return method(self, query, *args, **kwargs)
+
+        return call
+
+    for cls, name in (
+        (psycopg.ClientCursor, "execute"),
+        (psycopg.ClientCursor, "executemany"),
+        (psycopg.Cursor, "execute"),
+    ):  # fmt: skip  (Connection.execute calls the last)
+        monkeypatch.setattr(cls, name, counted(getattr(cls, name)))
+    monkeypatch.setenv("MEDIAREC_DATABASE_URL", url)
+    monkeypatch.setenv("MEDIAREC_AUTH", "off")
+    monkeypatch.delenv("MEDIAREC_EXPLORATION_SHARE")  # the default: newest items are read too
+    reset_all()
+    counts = {}
+    for user in ("u00001", "newcomer"):
+        for _ in range(2):  # warm: bundle loaded, snapshots read into memory
+            invoke(handler, http_event("GET", f"/recommendations/{user}", query={"k": 10}))
+        sent.clear()
+        status, body = invoke(handler, http_event("GET", f"/recommendations/{user}"))
+        assert status == 200 and body["model_version"] == "m-same", body
+        counts[user] = len(sent)
+    reset_all()
+    return counts

@@ -179,9 +179,10 @@ class KeyCache:
 
 
 def _record_use(db: Database, key_id: str, now_ms: int) -> None:
-    """``last_used_ms``, written inside this container's next write transaction (a feed's
+    """``last_used_ms``, written with this container's next write transaction (a feed's
     impressions, a batch of events; the metrics function's hourly run) rather than in one of its
-    own: no extra fsync, and nothing left holding the lock when Lambda freezes the container."""
+    own: on SQLite inside it (no extra fsync, and nothing left holding the lock when Lambda
+    freezes the container), on PostgreSQL right after its commit (see ``ride_along``)."""
 
     def touch(conn: Any) -> None:
         try:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from functions.common.store.db import execute, fetch_all
+from functions.common.store.db import execute, fetch_all, holds_temporary_tables
 from functions.common.vocabulary import ITEM_KINDS
 
 USER_COLUMNS = ("events", "items", "like_rate", "skip_rate", "days_since_last", "active_days")
@@ -93,8 +93,10 @@ class FeatureSpec:
 
 
 def use_serving_source(conn: sqlite3.Connection) -> None:
-    """Point ``feature_events`` at every stored event (serving)."""
-    execute(conn, "serving/features", "create_serving_source")
+    """Point ``feature_events`` at every stored event (serving): a temporary view on SQLite;
+    PostgreSQL's schema holds that view (sql/migrations/postgresql/0001_schema.sql)."""
+    if holds_temporary_tables(conn):
+        execute(conn, "serving/features", "create_serving_source")
 
 
 def default_user_row(spec: FeatureSpec) -> list[float]:

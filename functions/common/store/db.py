@@ -25,7 +25,7 @@ import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -159,9 +159,16 @@ class Database(ABC):
     def reading(self) -> AbstractContextManager[Any]:
         """A consistent snapshot for several reads, not retried."""
 
+    def batched_reads(self) -> AbstractContextManager[None]:
+        """A block whose reads may share one read transaction where each transaction costs
+        round trips (a server engine); a write inside ends it. SQLite's reads are in-process
+        and stay short, so that they never hold the file's shared lock across the block."""
+        return nullcontext()
+
     @abstractmethod
     def ride_along(self, bookkeeping: Callable[[Any], None]) -> None:
-        """Run ``bookkeeping(conn)`` inside the next write transaction, after its work."""
+        """Run ``bookkeeping(conn)`` with the next write transaction: inside it, after its work,
+        on SQLite (no fsync of its own); right after its commit on PostgreSQL."""
 
     @abstractmethod
     def migrate(self) -> int:
@@ -226,6 +233,7 @@ def connect(settings: Settings) -> Database:
             settings.database_url,
             retries=settings.write_retries,
             wait_seconds=settings.write_wait_seconds,
+            secret_arn=settings.database_secret_arn,
         )
     from functions.common.store.sqlite_engine import SqliteDatabase
 

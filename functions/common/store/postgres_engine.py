@@ -28,6 +28,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -50,6 +51,7 @@ snapshot generation; DSQL has no sequences): a violation of one means another tr
 the same number first, and running the loser again draws the next. Any other unique violation
 is a real error and is raised."""
 CONNECT_TIMEOUT_SECONDS = 10
+RIDER_LOCK_TIMEOUT_MS = 2000
 CATALOG_RACES = {"pg_type_typname_nsp_index", "pg_class_relname_nsp_index"}
 """The system catalog's unique indexes that two concurrent ``CREATE ... IF NOT EXISTS`` of one
 object collide on (PostgreSQL checks existence before it inserts the catalog row)."""
@@ -112,27 +114,50 @@ def _tuple_maker(cursor: Any) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
 
 
 class PostgresConnection:
-    """What a unit of work receives: ``execute``/``executemany`` on ``:name`` statements."""
+    """What a unit of work receives: ``execute``/``executemany`` on ``:name`` statements.
+
+    A transaction's ``BEGIN`` (and the ``COMMIT`` of a batch of reads that a write ends) is not
+    a round trip of its own: it waits in ``pending`` and travels in front of the transaction's
+    first statement, in the same message (client-side binding allows several statements)."""
 
     dialect = "postgresql"
 
     def __init__(self, raw: psycopg.Connection[Any]) -> None:
         self.raw = raw
+        self.pending = ""
+
+    def _send(self, cursor: psycopg.ClientCursor[Any], statement: str, parameters: Any) -> None:
+        prefix, self.pending = self.pending, ""
+        before = self.raw.info.transaction_status
+        try:
+            if parameters is None:
+                cursor.execute((prefix + statement).encode())  # as it is: no placeholders parsed
+            else:
+                cursor.execute(prefix + to_pyformat(statement), _params(parameters))
+        except BaseException:
+            if prefix and not self.raw.broken and self.raw.info.transaction_status == before:
+                self.pending = prefix  # refused before it was sent (a missing parameter)
+            raise
+        if prefix:
+            while cursor.nextset():  # the statement's own result is the last one
+                pass
+
+    def flush(self) -> bool:
+        """Send what is pending on its own; whether anything was."""
+        if not self.pending:
+            return False
+        prefix, self.pending = self.pending, ""
+        self.raw.execute(prefix.encode())
+        return True
 
     def execute(self, statement: str, parameters: Any = None) -> psycopg.ClientCursor[PgRow]:
         cursor = psycopg.ClientCursor(self.raw, row_factory=_row_maker)
-        if parameters is None:
-            cursor.execute(statement.encode())  # as it is: psycopg parses no placeholders
-        else:
-            cursor.execute(to_pyformat(statement), _params(parameters))
+        self._send(cursor, statement, parameters)
         return cursor
 
     def execute_tuples(self, statement: str, parameters: Any = None) -> list[tuple[Any, ...]]:
         cursor = psycopg.ClientCursor(self.raw, row_factory=_tuple_maker)
-        if parameters is None:
-            cursor.execute(statement.encode())
-        else:
-            cursor.execute(to_pyformat(statement), _params(parameters))
+        self._send(cursor, statement, parameters)
         return cursor.fetchall()
 
     def commit(self) -> None:
@@ -142,6 +167,8 @@ class PostgresConnection:
             self.raw.execute("COMMIT")
 
     def executemany(self, statement: str, rows: Any) -> psycopg.ClientCursor[PgRow]:
+        """All rows in one round trip (psycopg pipelines ``executemany``)."""
+        self.flush()
         cursor = psycopg.ClientCursor(self.raw, row_factory=_row_maker)
         cursor.executemany(to_pyformat(statement), [_params(row) for row in rows])
         return cursor
@@ -187,9 +214,17 @@ class PostgresDatabase(Database):
     dialect = "postgresql"
 
     def __init__(
-        self, url: str, *, retries: int = 8, wait_seconds: float = 8.0, read_only: bool = False
+        self,
+        url: str,
+        *,
+        retries: int = 8,
+        wait_seconds: float = 8.0,
+        read_only: bool = False,
+        secret_arn: str = "",
     ) -> None:
         self.url = url
+        self.secret_arn = secret_arn
+        self._credentials: dict[str, Any] | None = None
         self.path = redacted(url)
         self.retries = retries
         self.wait_seconds = wait_seconds
@@ -197,6 +232,8 @@ class PostgresDatabase(Database):
         self._lock = threading.RLock()
         self._riders: list[Callable[[PostgresConnection], None]] = []
         self._raw: psycopg.Connection[Any] | None = None
+        self._wrapped: PostgresConnection | None = None
+        self._batch: _ReadBatch | None = None
         self._connection()  # fail at start-up, not at the first request, on a wrong URL
 
     @property
@@ -210,42 +247,113 @@ class PostgresDatabase(Database):
         if self._raw is None or self._raw.closed or self._raw.broken:
             if self._raw is not None:
                 logger.warning("the PostgreSQL connection was closed; opening a new one")
-            self._raw = psycopg.connect(
+            self._raw = self._open()
+            self._wrapped = PostgresConnection(self._raw)
+            if self._batch is not None:
+                self._batch.open = False  # that transaction went with the old connection
+        assert self._wrapped is not None
+        return self._wrapped
+
+    def _open(self) -> psycopg.Connection[Any]:
+        """A new connection; with a secret, its credentials (read once, and once more when the
+        server refuses them: RDS rotated the password)."""
+
+        def connect() -> psycopg.Connection[Any]:
+            return psycopg.connect(
                 self.url,
                 autocommit=True,
                 connect_timeout=max(2, min(CONNECT_TIMEOUT_SECONDS, int(self.wait_seconds))),
                 application_name="mediarec",
+                **self._secret_credentials(),
             )
-        return PostgresConnection(self._raw)
+
+        try:
+            return connect()
+        except psycopg.OperationalError as error:
+            if not self.secret_arn or "FATAL" not in str(error):
+                raise  # unreachable, or no secret to read again
+            self._credentials = None  # the server refused the login: RDS may have rotated it
+            return connect()
+
+    def _secret_credentials(self) -> dict[str, Any]:
+        if not self.secret_arn:
+            return {}
+        if self._credentials is None:
+            from functions.common.store.secrets import database_credentials
+
+            self._credentials = database_credentials(self.secret_arn)
+        return self._credentials
+
+    def _begin(self, conn: PostgresConnection, *, read_only: bool, seconds_left: float) -> None:
+        """Queue the transaction's start (sent with its first statement). A row lock another
+        transaction holds (a long import) is waited for at most what is left of the wait bound,
+        then 55P03: retried, or DatabaseBusyError (a 503). An open batch of reads is committed
+        in the same message."""
+        mode = " READ ONLY" if read_only or self.read_only else ""
+        wait_ms = max(1, int(seconds_left * 1000))
+        ending = ""
+        if self._batch is not None and self._batch.open:
+            ending, self._batch.open = "COMMIT; ", False
+        conn.pending = (
+            f"{ending}BEGIN ISOLATION LEVEL REPEATABLE READ{mode}; "
+            f"SET LOCAL lock_timeout = {wait_ms}; "
+        )
+
+    def _end(self, conn: PostgresConnection, command: str = "COMMIT") -> None:
+        """Commit (or roll back) the transaction; one that never sent a statement was never
+        begun, and only the batch it would have committed is."""
+        if conn.pending:
+            ended_batch = conn.pending.startswith("COMMIT; ")
+            conn.pending = ""
+            if ended_batch:
+                conn.raw.execute("COMMIT")
+            return
+        conn.raw.execute(command)
 
     def _transaction(
         self, work: Callable[[PostgresConnection], T], *, read_only: bool, seconds_left: float
     ) -> T:
         with self._lock:
             conn = self._connection()
-            mode = " READ ONLY" if read_only or self.read_only else ""
-            conn.raw.execute(f"BEGIN ISOLATION LEVEL REPEATABLE READ{mode}")
-            # a row lock another transaction holds (a long import) is waited for at most what
-            # is left of the wait bound, then 55P03: retried, or DatabaseBusyError (a 503)
-            wait_ms = max(1, int(seconds_left * 1000))
-            conn.raw.execute(f"SET LOCAL lock_timeout = {wait_ms}".encode())
+            self._begin(conn, read_only=read_only, seconds_left=seconds_left)
             riders = [] if read_only else list(self._riders)
             try:
                 result = work(conn)
-                for ride in riders:
-                    ride(conn)
-                conn.raw.execute("COMMIT")
+                _refuse_aborted(conn)
+                self._end(conn)
             except BaseException:
                 self._rollback(conn)
                 raise
             del self._riders[: len(riders)]
+            for ride in riders:
+                self._ride_after(conn, ride)
             return result
+
+    def _ride_after(
+        self, conn: PostgresConnection, ride: Callable[[PostgresConnection], None]
+    ) -> None:
+        """Bookkeeping after the commit, in a short READ COMMITTED transaction of its own that
+        waits at most RIDER_LOCK_TIMEOUT_MS for a row lock: inside the write's REPEATABLE READ
+        transaction, two containers touching one row (a shared API key's last use) would fail
+        one of them with 40001, and the failed statement would abort its write."""
+        conn.pending = (
+            "BEGIN ISOLATION LEVEL READ COMMITTED; "
+            f"SET LOCAL lock_timeout = {RIDER_LOCK_TIMEOUT_MS}; "
+        )
+        try:
+            ride(conn)
+            _refuse_aborted(conn)
+            self._end(conn)
+        except psycopg.Error:
+            logger.exception("bookkeeping after a commit failed")
+            self._rollback(conn)
 
     def _rollback(self, conn: PostgresConnection) -> None:
         if conn.raw.closed or conn.raw.broken:
+            conn.pending = ""
             return
         try:
-            conn.raw.execute("ROLLBACK")
+            self._end(conn, "ROLLBACK")
         except psycopg.Error:  # keep the error that got us here; the next use reconnects
             logger.exception("rollback failed")
             conn.raw.close()
@@ -256,7 +364,37 @@ class PostgresDatabase(Database):
         return self._retried(work, read_only=False)
 
     def read(self, work: Callable[[Any], T]) -> T:
-        return self._retried(work, read_only=True)
+        with self._lock:
+            if self._batch is None:
+                return self._retried(work, read_only=True)
+            try:
+                return self._batched(work, self._batch)
+            except psycopg.Error as error:
+                if not contended(error):
+                    raise
+                # a lost connection: this read on its own, retried as any other
+                return self._retried(work, read_only=True)
+
+    def _batched(self, work: Callable[[Any], T], batch: _ReadBatch) -> T:
+        """``work`` in the batch's read transaction, begun by its first statement."""
+        conn = self._connection()
+        if not batch.open:
+            self._begin(conn, read_only=True, seconds_left=self.wait_seconds)
+        try:
+            result = work(conn)
+            _refuse_aborted(conn)
+        except BaseException:
+            began = batch.open or not conn.pending  # a statement went: its BEGIN too
+            conn.pending = ""
+            batch.open = False
+            if began:
+                self._rollback(conn)
+            raise
+        if conn.pending:  # no statement ran: nothing begun
+            conn.pending = ""
+        else:
+            batch.open = True
+        return result
 
     def _retried(self, work: Callable[[Any], T], *, read_only: bool) -> T:
         return retry_while(
@@ -268,18 +406,37 @@ class PostgresDatabase(Database):
         )
 
     @contextmanager
+    def batched_reads(self) -> Iterator[None]:
+        """The reads inside share one read transaction (one snapshot, one BEGIN and COMMIT
+        instead of one pair per read); a write inside commits it in the write's first message.
+        Holds the container's connection for the block's duration."""
+        with self._lock:
+            if self._batch is not None:  # nested: the outer block's batch
+                yield
+                return
+            batch = self._batch = _ReadBatch()
+            try:
+                yield
+            finally:
+                self._batch = None
+                if batch.open and self._wrapped is not None and not self._wrapped.raw.broken:
+                    self._wrapped.raw.execute("COMMIT")
+
+    @contextmanager
     def reading(self) -> Iterator[PostgresConnection]:
         with self._lock:
             conn = self._connection()
-            conn.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            self._begin(conn, read_only=True, seconds_left=self.wait_seconds)
             try:
                 yield conn
             except BaseException:
                 self._rollback(conn)
                 raise
-            conn.raw.execute("COMMIT")
+            self._end(conn)
 
     def ride_along(self, bookkeeping: Callable[[Any], None]) -> None:
+        """Run ``bookkeeping(conn)`` right after the next write transaction commits, on the same
+        connection, outside any transaction (one round trip more, only when one is pending)."""
         with self._lock:
             if len(self._riders) < MAX_RIDERS:
                 self._riders.append(bookkeeping)
@@ -306,14 +463,31 @@ class PostgresDatabase(Database):
             if version <= current:
                 continue
             for statement in sql.statements(path.read_text(encoding="utf-8")):
-                self.write(functools.partial(_ddl, statement))
+                self._ddl(statement)
             self.write(functools.partial(_record_version, version))
             logger.info("applied migration %s", path.name)
         return max(current, len(files))
 
+    def _ddl(self, statement: str) -> None:
+        """One migration statement in its own transaction; one that a concurrent start applied
+        first is fine (its error aborted this transaction, which is rolled back, not committed)."""
+        first_line = statement.split("\n", 1)[0][:80]
+        try:
+            self.write(functools.partial(_run_statement, statement))
+        except (pg_errors.DuplicateTable, pg_errors.DuplicateObject):
+            logger.info("already applied by another start: %s", first_line)
+        except pg_errors.UniqueViolation as error:  # two starts creating one catalog entry
+            if error.diag.constraint_name not in CATALOG_RACES:
+                raise  # e.g. a unique index that the data violates: the migration must fail
+            logger.info("already applied by another start: %s", first_line)
+
     def reader(self) -> PostgresDatabase:
         return PostgresDatabase(
-            self.url, retries=self.retries, wait_seconds=self.wait_seconds, read_only=True
+            self.url,
+            retries=self.retries,
+            wait_seconds=self.wait_seconds,
+            read_only=True,
+            secret_arn=self.secret_arn,
         )
 
     def close(self) -> None:
@@ -323,18 +497,26 @@ class PostgresDatabase(Database):
                 self._raw = None
 
 
+@dataclass
+class _ReadBatch:
+    """A :meth:`PostgresDatabase.batched_reads` block: whether its transaction is open."""
+
+    open: bool = False
+
+
 def _record_version(version: int, conn: PostgresConnection) -> None:
     params = {"version": version, "now_ms": clock.now_ms()}
     conn.execute(sql.query("store/schema", "record_version", "postgresql"), params)
 
 
-def _ddl(statement: str, conn: PostgresConnection) -> None:
-    """One migration statement; a concurrent start that created the same object first is fine."""
-    try:
-        conn.execute(statement)
-    except (pg_errors.DuplicateTable, pg_errors.DuplicateObject):
-        logger.info("already applied by another start: %s", statement.split("\n", 1)[0][:80])
-    except pg_errors.UniqueViolation as error:  # two starts creating one catalog entry at once
-        if error.diag.constraint_name not in CATALOG_RACES:
-            raise  # e.g. a unique index that the data violates: the migration must fail
-        logger.info("already applied by another start: %s", statement.split("\n", 1)[0][:80])
+def _refuse_aborted(conn: PostgresConnection) -> None:
+    """A unit of work that caught the error of one of its statements left its transaction
+    aborted: COMMIT would answer ROLLBACK without an error, and the write would be lost."""
+    if conn.raw.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+        raise pg_errors.InFailedSqlTransaction(
+            "a statement of this transaction failed and its error was caught: nothing was written"
+        )
+
+
+def _run_statement(statement: str, conn: PostgresConnection) -> None:
+    conn.execute(statement)

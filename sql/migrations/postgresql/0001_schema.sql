@@ -7,6 +7,10 @@
 -- no foreign keys (every delete in sql/ names its tables explicitly, as SQLite's cascades were
 -- never relied on), no sequences or identity columns, no partial indexes, no triggers. Times are
 -- epoch milliseconds in BIGINT; JSON documents are TEXT, as on SQLite; REAL is DOUBLE PRECISION.
+--
+-- Every text column is COLLATE "C": compared and ordered byte by byte as SQLite does, whatever
+-- collation the database was created with (Aurora's default is en_US.UTF-8), so that ties break
+-- the same way on both engines. Aurora DSQL has the C collation only.
 
 CREATE TABLE IF NOT EXISTS schema_version (
     version     INTEGER PRIMARY KEY,
@@ -14,19 +18,19 @@ CREATE TABLE IF NOT EXISTS schema_version (
 );
 
 CREATE TABLE IF NOT EXISTS users (
-    user_id      TEXT PRIMARY KEY,
-    attributes   TEXT NOT NULL DEFAULT '{}',
+    user_id      TEXT COLLATE "C" PRIMARY KEY,
+    attributes   TEXT COLLATE "C" NOT NULL DEFAULT '{}',
     created_ms   BIGINT NOT NULL,
     updated_ms   BIGINT NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS items (
-    item_id       TEXT PRIMARY KEY,
-    kind          TEXT NOT NULL CHECK (kind IN ('video', 'article', 'post')),
-    title         TEXT,
-    categories    TEXT NOT NULL DEFAULT '[]',
+    item_id       TEXT COLLATE "C" PRIMARY KEY,
+    kind          TEXT COLLATE "C" NOT NULL CHECK (kind IN ('video', 'article', 'post')),
+    title         TEXT COLLATE "C",
+    categories    TEXT COLLATE "C" NOT NULL DEFAULT '[]',
     published_ms  BIGINT,
-    attributes    TEXT NOT NULL DEFAULT '{}',
+    attributes    TEXT COLLATE "C" NOT NULL DEFAULT '{}',
     hidden        INTEGER NOT NULL DEFAULT 0 CHECK (hidden IN (0, 1)),
     created_ms    BIGINT NOT NULL,
     updated_ms    BIGINT NOT NULL,
@@ -42,22 +46,22 @@ CREATE INDEX IF NOT EXISTS items_serving ON items (item_id, hidden, kind);
 CREATE UNIQUE INDEX IF NOT EXISTS items_row_number ON items (row_number);
 
 CREATE TABLE IF NOT EXISTS item_categories (
-    item_id   TEXT NOT NULL,
-    category  TEXT NOT NULL,
+    item_id   TEXT COLLATE "C" NOT NULL,
+    category  TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (item_id, category)
 );
 
 CREATE INDEX IF NOT EXISTS item_categories_category ON item_categories (category, item_id);
 
 CREATE TABLE IF NOT EXISTS events (
-    event_id           TEXT PRIMARY KEY,
-    user_id            TEXT NOT NULL,
-    item_id            TEXT NOT NULL,
-    event_type         TEXT NOT NULL,
-    platform           TEXT NOT NULL,
+    event_id           TEXT COLLATE "C" PRIMARY KEY,
+    user_id            TEXT COLLATE "C" NOT NULL,
+    item_id            TEXT COLLATE "C" NOT NULL,
+    event_type         TEXT COLLATE "C" NOT NULL,
+    platform           TEXT COLLATE "C" NOT NULL,
     ts_ms              BIGINT NOT NULL,
     received_ms        BIGINT NOT NULL,
-    recommendation_id  TEXT,
+    recommendation_id  TEXT COLLATE "C",
     position           INTEGER,
     dwell_ms           BIGINT
 );
@@ -71,29 +75,29 @@ CREATE INDEX IF NOT EXISTS events_recommendation ON events (recommendation_id);
 CREATE INDEX IF NOT EXISTS events_received ON events (received_ms);
 
 CREATE TABLE IF NOT EXISTS recommendations (
-    recommendation_id  TEXT PRIMARY KEY,
-    user_id            TEXT NOT NULL,
-    platform           TEXT NOT NULL,
+    recommendation_id  TEXT COLLATE "C" PRIMARY KEY,
+    user_id            TEXT COLLATE "C" NOT NULL,
+    platform           TEXT COLLATE "C" NOT NULL,
     k                  INTEGER NOT NULL,
-    model_version      TEXT NOT NULL,
-    request            TEXT NOT NULL DEFAULT '{}',
+    model_version      TEXT COLLATE "C" NOT NULL,
+    request            TEXT COLLATE "C" NOT NULL DEFAULT '{}',
     served_ms          BIGINT NOT NULL,
-    arm                TEXT
+    arm                TEXT COLLATE "C"
 );
 
 CREATE INDEX IF NOT EXISTS recommendations_user ON recommendations (user_id, served_ms);
 
 CREATE TABLE IF NOT EXISTS impressions (
-    recommendation_id  TEXT NOT NULL,
-    item_id            TEXT NOT NULL,
-    user_id            TEXT NOT NULL,
+    recommendation_id  TEXT COLLATE "C" NOT NULL,
+    item_id            TEXT COLLATE "C" NOT NULL,
+    user_id            TEXT COLLATE "C" NOT NULL,
     position           INTEGER NOT NULL CHECK (position >= 1),
     score              DOUBLE PRECISION NOT NULL,
-    reason             TEXT NOT NULL,
-    model_version      TEXT NOT NULL,
-    platform           TEXT NOT NULL,
+    reason             TEXT COLLATE "C" NOT NULL,
+    model_version      TEXT COLLATE "C" NOT NULL,
+    platform           TEXT COLLATE "C" NOT NULL,
     served_ms          BIGINT NOT NULL,
-    arm                TEXT,
+    arm                TEXT COLLATE "C",
     propensity         DOUBLE PRECISION,
     PRIMARY KEY (recommendation_id, item_id)
 );
@@ -103,13 +107,13 @@ CREATE INDEX IF NOT EXISTS impressions_served ON impressions (served_ms);
 CREATE INDEX IF NOT EXISTS impressions_user_item ON impressions (user_id, item_id, served_ms);
 
 CREATE TABLE IF NOT EXISTS metrics (
-    name            TEXT NOT NULL,
-    granularity     TEXT NOT NULL,
+    name            TEXT COLLATE "C" NOT NULL,
+    granularity     TEXT COLLATE "C" NOT NULL,
     window_start_ms BIGINT NOT NULL,
     window_end_ms   BIGINT NOT NULL,
-    platform        TEXT NOT NULL,
-    model_version   TEXT NOT NULL,
-    arm             TEXT NOT NULL DEFAULT 'all',
+    platform        TEXT COLLATE "C" NOT NULL,
+    model_version   TEXT COLLATE "C" NOT NULL,
+    arm             TEXT COLLATE "C" NOT NULL DEFAULT 'all',
     position        INTEGER NOT NULL DEFAULT 0,
     k               INTEGER NOT NULL,
     value           DOUBLE PRECISION,
@@ -125,39 +129,39 @@ CREATE TABLE IF NOT EXISTS metrics (
 CREATE INDEX IF NOT EXISTS metrics_windows ON metrics (granularity, final, window_start_ms);
 
 CREATE TABLE IF NOT EXISTS models (
-    version       TEXT PRIMARY KEY,
-    uri           TEXT NOT NULL,
-    checksum      TEXT NOT NULL,
-    manifest      TEXT NOT NULL DEFAULT '{}',
+    version       TEXT COLLATE "C" PRIMARY KEY,
+    uri           TEXT COLLATE "C" NOT NULL,
+    checksum      TEXT COLLATE "C" NOT NULL,
+    manifest      TEXT COLLATE "C" NOT NULL DEFAULT '{}',
     created_ms    BIGINT NOT NULL,
     activated_ms  BIGINT,
     active        INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1))
 );
 
 CREATE TABLE IF NOT EXISTS training_runs (
-    run_id            TEXT PRIMARY KEY,
+    run_id            TEXT COLLATE "C" PRIMARY KEY,
     started_ms        BIGINT NOT NULL,
     seconds           DOUBLE PRECISION NOT NULL,
-    status            TEXT NOT NULL,
-    params            TEXT NOT NULL DEFAULT '{}',
-    data_fingerprint  TEXT NOT NULL,
-    metrics           TEXT NOT NULL DEFAULT '{}',
-    run_dir           TEXT,
-    bundle_path       TEXT,
-    model_version     TEXT
+    status            TEXT COLLATE "C" NOT NULL,
+    params            TEXT COLLATE "C" NOT NULL DEFAULT '{}',
+    data_fingerprint  TEXT COLLATE "C" NOT NULL,
+    metrics           TEXT COLLATE "C" NOT NULL DEFAULT '{}',
+    run_dir           TEXT COLLATE "C",
+    bundle_path       TEXT COLLATE "C",
+    model_version     TEXT COLLATE "C"
 );
 
 CREATE INDEX IF NOT EXISTS training_runs_started ON training_runs (started_ms);
 
 CREATE TABLE IF NOT EXISTS snapshots (
-    name                 TEXT PRIMARY KEY,
+    name                 TEXT COLLATE "C" PRIMARY KEY,
     generation           BIGINT,
     previous_generation  BIGINT,
     pending_generation   BIGINT,
     as_of_ms             BIGINT,
     built_ms             BIGINT,
     row_count            BIGINT NOT NULL DEFAULT 0,
-    info                 TEXT NOT NULL DEFAULT '{}',
+    info                 TEXT COLLATE "C" NOT NULL DEFAULT '{}',
     claimed_until_ms     BIGINT
 );
 
@@ -165,37 +169,37 @@ CREATE TABLE IF NOT EXISTS snapshots (
 -- DSQL); two refreshes that draw the same number collide on the key and one is run again.
 CREATE TABLE IF NOT EXISTS snapshot_generations (
     generation  BIGINT PRIMARY KEY,
-    name        TEXT NOT NULL
+    name        TEXT COLLATE "C" NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS popularity_snapshot (
     generation  BIGINT NOT NULL,
-    platform    TEXT NOT NULL,
+    platform    TEXT COLLATE "C" NOT NULL,
     rank        INTEGER NOT NULL,
-    item_id     TEXT NOT NULL,
+    item_id     TEXT COLLATE "C" NOT NULL,
     score       DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (generation, platform, rank)
 );
 
 CREATE TABLE IF NOT EXISTS item_features_snapshot (
     generation  BIGINT PRIMARY KEY,
-    item_ids    TEXT NOT NULL,
-    columns     TEXT NOT NULL,
+    item_ids    TEXT COLLATE "C" NOT NULL,
+    columns     TEXT COLLATE "C" NOT NULL,
     features    BYTEA NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS api_keys (
-    key_id        TEXT PRIMARY KEY,
-    name          TEXT NOT NULL,
-    scopes        TEXT NOT NULL,
-    secret_hash   TEXT NOT NULL,
+    key_id        TEXT COLLATE "C" PRIMARY KEY,
+    name          TEXT COLLATE "C" NOT NULL,
+    scopes        TEXT COLLATE "C" NOT NULL,
+    secret_hash   TEXT COLLATE "C" NOT NULL,
     created_ms    BIGINT NOT NULL,
     last_used_ms  BIGINT,
     revoked_ms    BIGINT
 );
 
 CREATE TABLE IF NOT EXISTS deleted_users (
-    user_hash   TEXT PRIMARY KEY,
+    user_hash   TEXT COLLATE "C" PRIMARY KEY,
     deleted_ms  BIGINT NOT NULL
 );
 
