@@ -75,6 +75,29 @@ def evaluate(node: Any, params: dict[str, Any]) -> Any:
     raise NotImplementedError(name)
 
 
+NO_VALUE = object()
+
+
+def with_conditions(node: Any, **overrides: Any) -> Any:
+    """``node`` with every Fn::If decided for a deployment's parameters and AWS::NoValue
+    dropped; other intrinsics are left as they are."""
+    params = parameters(**overrides)
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, list):
+            return [v for v in (walk(i) for i in item) if v is not NO_VALUE]
+        if not isinstance(item, dict):
+            return item
+        if item == {"Ref": "AWS::NoValue"}:
+            return NO_VALUE
+        if len(item) == 1 and "Fn::If" in item:
+            condition, yes, no = item["Fn::If"]
+            return walk(yes if evaluate(CONDITIONS[condition], params) else no)
+        return {k: v for k, v in ((k, walk(v)) for k, v in item.items()) if v is not NO_VALUE}
+
+    return walk(node)
+
+
 def parameters(**overrides: Any) -> dict[str, Any]:
     """Every parameter's value for a deployment: its default, or what the test passes."""
     values: dict[str, Any] = {}
@@ -184,7 +207,7 @@ def test_file_system_policy_does_not_name_the_access_point() -> None:
 def test_functions_mount_through_the_access_point_with_iam(logical_id: str) -> None:
     """What keeps the policy from locking the functions out: Lambda mounts over TLS with the
     execution role, through the access point, and the role may mount and write through it."""
-    properties = FUNCTIONS[logical_id]
+    properties = with_conditions(FUNCTIONS[logical_id], StorageEngine="sqlite-efs")
     (config,) = properties["FileSystemConfigs"]
     assert config["Arn"] == {"Fn::GetAtt": ["DataAccessPoint", "Arn"]}
     efs_policies = [
@@ -193,6 +216,105 @@ def test_functions_mount_through_the_access_point_with_iam(logical_id: str) -> N
     assert efs_policies == [
         {"FileSystem": {"Ref": "DataFileSystem"}, "AccessPoint": {"Ref": "DataAccessPoint"}}
     ]
+    assert not [p for p in properties["Policies"] if "AWSSecretsManagerGetSecretValuePolicy" in p]
+
+
+# ---------------------------------------------------------------- the storage engine
+
+
+EFS_TYPES = {"AWS::EFS::FileSystem", "AWS::EFS::MountTarget", "AWS::EFS::AccessPoint"}
+AURORA_TYPES = {"AWS::RDS::DBCluster", "AWS::RDS::DBInstance", "AWS::RDS::DBSubnetGroup"}
+CLUSTER_SECRET = {"Fn::GetAtt": ["DatabaseCluster", "MasterUserSecret.SecretArn"]}
+
+
+def test_sqlite_on_efs_stays_the_default_engine() -> None:
+    spec = PARAMETERS["StorageEngine"]
+    assert spec["Default"] == "sqlite-efs"
+    assert spec["AllowedValues"] == ["sqlite-efs", "aurora-postgresql"]
+
+
+def test_each_storage_resource_exists_only_with_its_engine() -> None:
+    for logical_id, resource in RESOURCES.items():
+        if resource["Type"] in EFS_TYPES:
+            assert resource.get("Condition") == "UseEfs", logical_id
+        if resource["Type"] in AURORA_TYPES:
+            assert resource.get("Condition") == "UseAurora", logical_id
+    assert RESOURCES["NfsIngress"]["Condition"] == "UseEfs"
+    assert RESOURCES["PostgresIngress"]["Condition"] == "UseAurora"
+    assert RESOURCES["PostgresIngress"]["Properties"]["FromPort"] == 5432
+    expected = {
+        "sqlite-efs": {"FileSystemId"},
+        "aurora-postgresql": {"DatabaseEndpoint", "DatabaseSecretArn"},
+    }
+    for engine, outputs in expected.items():
+        params = parameters(StorageEngine=engine)
+        shown = {
+            name
+            for name, output in TEMPLATE_DATA["Outputs"].items()
+            if "Condition" not in output or evaluate(CONDITIONS[output["Condition"]], params)
+        }
+        assert outputs <= shown and not (shown & {"FileSystemId", "DatabaseEndpoint"}) - outputs
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_on_aurora_functions_mount_nothing_and_may_read_only_the_cluster_secret(
+    logical_id: str,
+) -> None:
+    properties = with_conditions(FUNCTIONS[logical_id], StorageEngine="aurora-postgresql")
+    assert "FileSystemConfigs" not in properties
+    assert properties["Policies"] == [{"AWSSecretsManagerGetSecretValuePolicy": {
+        "SecretArn": CLUSTER_SECRET}}]  # fmt: skip
+    assert RESOURCES[logical_id]["DependsOn"] == "StorageReady"
+
+
+def test_functions_wait_for_the_storage_of_their_engine() -> None:
+    ready = RESOURCES["StorageReady"]
+    waited = {
+        engine: [
+            value
+            for value in with_conditions(ready["Metadata"], StorageEngine=engine).values()
+            if value != ""
+        ]
+        for engine in ("sqlite-efs", "aurora-postgresql")
+    }
+    assert waited["sqlite-efs"] == [{"Ref": "DataMountTargetA"}, {"Ref": "DataMountTargetB"}]
+    assert waited["aurora-postgresql"] == [{"Ref": "DatabaseInstance"}]
+
+
+def test_the_database_url_carries_no_password_and_requires_tls() -> None:
+    variables = GLOBAL_FUNCTION["Environment"]["Variables"]
+    on_efs = with_conditions(variables, StorageEngine="sqlite-efs")
+    assert on_efs["MEDIAREC_DATABASE_URL"] == "" and on_efs["MEDIAREC_DATABASE_SECRET_ARN"] == ""
+    on_aurora = with_conditions(variables, StorageEngine="aurora-postgresql")
+    url = on_aurora["MEDIAREC_DATABASE_URL"]["Fn::Sub"]
+    assert url.startswith("postgresql://mediarec@") and url.endswith("?sslmode=require")
+    assert not re.search(r"//[^@/]*:[^@/]*@", url), "a password in the URL"
+    assert on_aurora["MEDIAREC_DATABASE_SECRET_ARN"] == CLUSTER_SECRET
+
+
+def test_aurora_is_serverless_v2_with_a_password_only_rds_knows() -> None:
+    cluster = RESOURCES["DatabaseCluster"]
+    properties = cluster["Properties"]
+    assert properties["Engine"] == "aurora-postgresql"
+    assert properties["ManageMasterUserPassword"] is True and "MasterUserPassword" not in properties
+    assert properties["StorageEncrypted"] is True
+    assert properties["ServerlessV2ScalingConfiguration"] == {
+        "MinCapacity": {"Ref": "AuroraMinCapacity"},
+        "MaxCapacity": {"Ref": "AuroraMaxCapacity"},
+    }
+    assert cluster["DeletionPolicy"] == "Snapshot"
+    instance = RESOURCES["DatabaseInstance"]["Properties"]
+    assert instance["DBInstanceClass"] == "db.serverless"
+    assert instance["PubliclyAccessible"] is False
+    assert PARAMETERS["AuroraMinCapacity"]["MinValue"] == 0  # scale to zero is allowed
+
+
+def test_aurora_refuses_the_default_models_folder_on_efs() -> None:
+    rule = TEMPLATE_DATA["Rules"]["AuroraNeedsModelsOnS3"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "StorageEngine"}, "aurora-postgresql"]}
+    (assertion,) = rule["Assertions"]
+    default = PARAMETERS["ModelsUri"]["Default"]
+    assert assertion["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "ModelsUri"}, default]}]}
 
 
 # ---------------------------------------------------------------- model bundles on S3
