@@ -21,7 +21,9 @@ MODES = ("wal", "delete")
 BATCH = 500
 
 
-def _events(prefix: str, count: int, start: int = 0) -> list[dict[str, Any]]:
+def synthetic_events(prefix: str, count: int, start: int = 0) -> list[dict[str, Any]]:
+    """``count`` valid events with ids ``<prefix>-<n>`` from ``start`` on, over a few hundred
+    users and items, every event type and platform."""
     types = ("view", "click", "like", "view", "skip")
     platforms = ("web", "ios", "android")
     return [
@@ -54,12 +56,12 @@ def _run(mode: str, shape: str, requests: int, workdir: Path, run: int) -> float
 
     context = FakeLambdaContext()
     size = 1 if shape == "single" else BATCH
-    bodies = [_events(f"{shape}{run}-{r}", size) for r in range(requests)]
+    bodies = [synthetic_events(f"{shape}{run}-{r}", size) for r in range(requests)]
     events = [
         http_event("POST", "/events", body=b[0] if size == 1 else {"events": b}, api_key=key)
         for b in bodies
     ]
-    warm = http_event("POST", "/events", body=_events(f"warm{run}", 1)[0], api_key=key)
+    warm = http_event("POST", "/events", body=synthetic_events(f"warm{run}", 1)[0], api_key=key)
     assert handler(warm, context)["statusCode"] == 200  # container warm: migrated, imported
     started = time.perf_counter()
     for event in events:

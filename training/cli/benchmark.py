@@ -1,10 +1,12 @@
-"""``mediarec benchmark ingest|quality|serving|metrics|off-policy``: each prints a table and
-writes JSON."""
+"""``mediarec benchmark ingest|quality|serving|metrics|off-policy|concurrency``: each prints a
+table and writes JSON."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from training.cli.imports import add_column_flags, column_map
@@ -50,14 +52,26 @@ def _positive(text: str) -> int:
     return number
 
 
-def _sizes(text: str) -> list[int]:
-    try:
-        sizes = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"catalog sizes are whole numbers: {text!r}") from None
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"give at least one catalog size above 0: {text!r}")
-    return sizes
+def _whole_numbers(what: str, minimum: int | None) -> Callable[[str], list[int]]:
+    """A parser of comma-separated whole numbers (``what``: their name in messages), each at
+    least ``minimum`` when one is given."""
+
+    def parse(text: str) -> list[int]:
+        try:
+            numbers = [int(part) for part in text.split(",") if part.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} are whole numbers: {text!r}") from None
+        if not numbers or (minimum is not None and min(numbers) < minimum):
+            floor = "" if minimum is None else f", each {minimum} or more"
+            raise argparse.ArgumentTypeError(f"give at least one of the {what}{floor}: {text!r}")
+        return numbers
+
+    return parse
+
+
+_sizes = _whole_numbers("catalog sizes", 1)
+_seeds = _whole_numbers("seeds", None)
+_writer_counts = _whole_numbers("writer counts", 0)
 
 
 def cmd_benchmark_serving(args: argparse.Namespace) -> int:
@@ -78,16 +92,6 @@ def cmd_benchmark_metrics(args: argparse.Namespace) -> int:
     return 0
 
 
-def _seeds(text: str) -> list[int]:
-    try:
-        seeds = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"seeds are whole numbers: {text!r}") from None
-    if not seeds:
-        raise argparse.ArgumentTypeError(f"give at least one seed: {text!r}")
-    return seeds
-
-
 def cmd_benchmark_off_policy(args: argparse.Namespace) -> int:
     from training.benchmarks.off_policy import run_off_policy_benchmark
 
@@ -95,6 +99,38 @@ def cmd_benchmark_off_policy(args: argparse.Namespace) -> int:
         args.seeds, args.users, args.days, args.out, progress=not args.quiet
     )
     return 0 if summary["checks"] and summary["consistent"] == summary["checks"] else 1
+
+
+def _engines(text: str) -> list[str]:
+    from training.benchmarks.concurrency import ENGINES
+
+    engines = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = sorted(set(engines) - set(ENGINES))
+    if unknown or not engines:
+        raise argparse.ArgumentTypeError(
+            f"engines are a comma-separated subset of {','.join(ENGINES)}: {text!r}"
+        )
+    return engines
+
+
+def cmd_benchmark_concurrency(args: argparse.Namespace) -> int:
+    from training.benchmarks.concurrency import run_concurrency_benchmark
+
+    try:
+        run_concurrency_benchmark(
+            args.engines,
+            args.writers,
+            args.out,
+            postgres_url=args.postgres_url or None,
+            items=args.items,
+            events=args.events,
+            users=args.users,
+            duration=args.duration,
+        )
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _add_out_option(parser: argparse.ArgumentParser, benchmark: str) -> None:
@@ -217,3 +253,39 @@ def register(commands: Commands) -> None:
     off_policy.add_argument("--users", type=_positive, default=1000, help="synthetic users")
     off_policy.add_argument("--days", type=_positive, default=3, help="simulated days")
     _add_out_option(off_policy, "off-policy")
+
+    concurrency = group.add(
+        "concurrency",
+        "events/s and p50/p99 through the ingest handler with N writer processes (batches of 50 "
+        "and single events) and recommend p50/p99 meanwhile, per engine",
+        func=cmd_benchmark_concurrency,
+        parents=(),
+    )
+    concurrency.add_argument(
+        "--engines",
+        type=_engines,
+        default="sqlite-delete,sqlite-wal,postgres",
+        help="engines, comma-separated",
+    )
+    concurrency.add_argument(
+        "--writers",
+        type=_writer_counts,
+        default="0,1,8,32",
+        help="writer process counts, comma-separated (0: recommend alone, the baseline)",
+    )
+    concurrency.add_argument(
+        "--postgres-url",
+        default=os.environ.get("MEDIAREC_BENCH_POSTGRES_URL", ""),
+        metavar="URL",
+        help="the PostgreSQL server the postgres engine uses (a database is created on it and "
+        "dropped at the end); default: $MEDIAREC_BENCH_POSTGRES_URL",
+    )
+    concurrency.add_argument("--items", type=_positive, default=100_000, help="catalog size")
+    concurrency.add_argument(
+        "--events", type=_positive, default=200_000, help="events in the world before the run"
+    )
+    concurrency.add_argument("--users", type=_positive, default=5_000, help="users in the world")
+    concurrency.add_argument(
+        "--duration", type=float, default=10.0, help="seconds each cell's processes run"
+    )
+    _add_out_option(concurrency, "concurrency")
