@@ -24,7 +24,7 @@ from typing import Any
 
 from functions.common.settings import Settings
 from functions.common.store import sql
-from functions.common.store.db import Database, fetch_all, fetch_one, migration_files
+from functions.common.store.db import Database, execute, fetch_all, fetch_one, migration_files
 from functions.common.store.sqlite_engine import SqliteDatabase
 
 CHUNK_ROWS = 2000
@@ -257,6 +257,8 @@ def copy_store(
             _save_state(state_path, state)
         entry.copied = done["copied"]
         report.tables[table] = entry
+    if target.dialect == "postgresql":
+        target.write(lambda conn: execute(conn, "store/schema", "refresh_statistics"))
     if verify:
         verify_copy(source, target, report)
     if state_path is not None and report.ok and state_path.exists():

@@ -10,3 +10,9 @@ SELECT MAX(version) FROM schema_version;
 -- name: record_version
 INSERT INTO schema_version (version, applied_ms) VALUES (:version, :now_ms)
 ON CONFLICT (version) DO NOTHING;
+
+-- name: refresh_statistics
+-- The planner's statistics of every table, after a bulk copy (mediarec migrate-db): until
+-- autovacuum gets to a freshly filled table, the planner guesses its size and picks scans that
+-- made a feed several times slower.
+ANALYZE;
