@@ -22,7 +22,7 @@ from functions.common.http.schemas import (
     UserIn,
 )
 from functions.common.settings import Settings
-from functions.common.store.db import Database, dialect_of, execute
+from functions.common.store.db import Database, dialect_of, execute, execute_each
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -171,12 +171,16 @@ def ingest_events(db: Database, body: Any, settings: Settings, now_ms: int) -> B
     accepted, results = validate_each(raw, EventIn, "event_id", context)
 
     def store(conn: sqlite3.Connection) -> list[ItemResult]:
-        stored = []
-        for index, event in accepted:
+        rows = []
+        for _, event in accepted:
             row = event.model_dump()
             row["ts_ms"] = row.pop("ts") or now_ms
             row["received_ms"] = now_ms
-            if execute(conn, "ingest", "insert_event", row).rowcount == 1:
+            rows.append(row)
+        inserted = execute_each(conn, "ingest", "insert_event", rows)
+        stored = []
+        for (index, event), count in zip(accepted, inserted, strict=True):
+            if count == 1:
                 stored.append(ItemResult(index=index, id=event.event_id, status="stored"))
             elif _owner(conn, event.event_id) == event.user_id:  # a retry: stored once
                 stored.append(ItemResult(index=index, id=event.event_id, status="duplicate"))

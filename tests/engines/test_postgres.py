@@ -580,8 +580,9 @@ features and newest items; COMMIT + BEGIN with the feed's row; the impressions (
 COMMIT. It was 43 before reads shared one transaction (2026-12-01)."""
 
 
-def _messages_per_warm_feed(url: str, monkeypatch) -> dict[str, int]:
-    """Messages one warm feed sends, per user: every execute or executemany call of psycopg."""
+def _count_messages(monkeypatch) -> list[str]:
+    """From now on, every message psycopg sends (each execute, each pipelined executemany),
+    appended to the list returned. Connection.execute goes through Cursor.execute."""
     sent: list[str] = []
 
     def counted(method):
@@ -595,8 +596,36 @@ def _messages_per_warm_feed(url: str, monkeypatch) -> dict[str, int]:
         (psycopg.ClientCursor, "execute"),
         (psycopg.ClientCursor, "executemany"),
         (psycopg.Cursor, "execute"),
-    ):  # fmt: skip  (Connection.execute calls the last)
+    ):
         monkeypatch.setattr(cls, name, counted(getattr(cls, name)))
+    return sent
+
+
+def test_a_batch_of_events_is_three_messages_however_long(pg, monkeypatch):
+    """BEGIN with the first insert, the other inserts pipelined, COMMIT (a duplicate adds a
+    lookup of its owner); each event's own outcome as before."""
+    from functions.ingest.app import handler as ingest
+
+    monkeypatch.setenv("MEDIAREC_DATABASE_URL", pg.url)
+    monkeypatch.setenv("MEDIAREC_AUTH", "off")
+    reset_all()
+    events = [{"event_id": f"e{n}", "user_id": "u1", "item_id": f"i{n % 7}",
+               "event_type": "view", "platform": "web"} for n in range(50)]  # fmt: skip
+    warm = [{**events[0], "event_id": "warm"}]
+    invoke(ingest, http_event("POST", "/events", body={"events": warm}))
+    sent = _count_messages(monkeypatch)
+    status, body = invoke(ingest, http_event("POST", "/events", body={"events": events}))
+    assert status == 200, body
+    assert len(sent) == 3, sent
+    assert [item["status"] for item in body["results"]] == ["stored"] * 50
+    status, body = invoke(ingest, http_event("POST", "/events", body={"events": events}))
+    assert [item["status"] for item in body["results"]] == ["duplicate"] * 50  # a retried batch
+    reset_all()
+
+
+def _messages_per_warm_feed(url: str, monkeypatch) -> dict[str, int]:
+    """Messages one warm feed sends, per user: every execute or executemany call of psycopg."""
+    sent = _count_messages(monkeypatch)
     monkeypatch.setenv("MEDIAREC_DATABASE_URL", url)
     monkeypatch.setenv("MEDIAREC_AUTH", "off")
     monkeypatch.delenv("MEDIAREC_EXPLORATION_SHARE")  # the default: newest items are read too

@@ -215,6 +215,24 @@ def fetch_one(conn: Any, file: str, name: str, params: Mapping[str, Any] | None 
     return execute(conn, file, name, params).fetchone()
 
 
+def execute_each(conn: Any, file: str, name: str, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Run the named statement once per row, in order, in the caller's transaction; how many
+    rows each run changed. On PostgreSQL the runs after the first go in one pipeline (one round
+    trip for a batch, not one per row). The statement takes no list parameters."""
+    if not rows:
+        return []
+    text = sql.query(file, name, dialect_of(conn))
+    expanded = [sql.expand_params(text, row) for row in rows]
+    if any(expanded_text != text for expanded_text, _ in expanded):
+        raise ValueError(f"{file}:{name} takes a list parameter: run it row by row")
+    bound = [params for _, params in expanded]
+    runner = getattr(conn, "execute_each", None)
+    if runner is not None:
+        counts: list[int] = runner(text, bound)
+        return counts
+    return [conn.execute(text, params).rowcount for params in bound]
+
+
 def executemany(conn: Any, query: str, rows: Sequence[Mapping[str, Any]]) -> int:
     """Run one statement (text from :func:`functions.common.store.sql.query`) for each row;
     how many rows it changed (inserts that hit a conflict do not count)."""

@@ -166,6 +166,19 @@ class PostgresConnection:
         if self.raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             self.raw.execute("COMMIT")
 
+    def execute_each(self, statement: str, rows: Sequence[Any]) -> list[int]:
+        """Each row's rowcount: the first run carries what is pending, the others go in one
+        pipeline (one round trip however many rows)."""
+        counts = [self.execute(statement, rows[0]).rowcount]
+        if len(rows) > 1:
+            cursor = psycopg.ClientCursor(self.raw)
+            text = to_pyformat(statement)
+            cursor.executemany(text, [_params(row) for row in rows[1:]], returning=True)
+            counts.append(cursor.rowcount)
+            while cursor.nextset():
+                counts.append(cursor.rowcount)
+        return counts
+
     def executemany(self, statement: str, rows: Any) -> psycopg.ClientCursor[PgRow]:
         """All rows in one round trip (psycopg pipelines ``executemany``)."""
         self.flush()
