@@ -11,18 +11,28 @@ from dataclasses import dataclass, replace
 
 from functions.common.clock import to_iso
 from functions.common.http.schemas import Reason, RecommendationResponse, RecommendedItem
+from functions.common.serving import features as F
 from functions.common.serving.model_runtime import (
     ModelSlot,
     ServingModel,
     ab_arm,
     serving_models,
 )
+from functions.common.serving.online_features import history_query
 from functions.common.serving.popularity import ANY_PLATFORM, popular_items, top_popular_ids
-from functions.common.serving.snapshot_refresh import serving_snapshots
+from functions.common.serving.snapshot_refresh import serving_snapshot_names, serving_snapshots
 from functions.common.settings import Settings
-from functions.common.store import sql, tombstones
-from functions.common.store.db import Database, dialect_of, execute, executemany, fetch_all
+from functions.common.store import snapshots, sql, tombstones
+from functions.common.store.db import (
+    Database,
+    dialect_of,
+    execute,
+    executemany,
+    fetch_all,
+    fetch_all_of,
+)
 from functions.common.store.snapshots import Snapshot, SnapshotGone
+from functions.common.store.sql import Query
 from functions.recommend.model_ranking import rank_by_session, rank_with_model
 
 logger = logging.getLogger(__name__)
@@ -63,13 +73,33 @@ def _newest(db: Database, request: FeedRequest, limit: int, taken: set[str]) -> 
     return [r for r in rows if r["item_id"] not in taken][:limit]
 
 
+def _seen_query(request: FeedRequest) -> Query:
+    return sql.named("recommend", "user_seen_items", {"user_id": request.user_id})
+
+
 def _seen_items(request: FeedRequest, db: Database) -> set[str]:
     if not request.exclude_seen:
         return set()
-    rows = db.read(
-        lambda c: fetch_all(c, "recommend", "user_seen_items", {"user_id": request.user_id})
-    )
+    rows = db.read(lambda c: fetch_all_of(c, _seen_query(request)))
     return {r["item_id"] for r in rows}
+
+
+def _user_state_queries(
+    request: FeedRequest, model: ServingModel | None, now_ms: int
+) -> list[Query]:
+    """The reads of a feed that depend on nothing read before them: sent together where a
+    read costs a round trip (:meth:`Database.prefetch`)."""
+    queries = [_seen_query(request)] if request.exclude_seen else []
+    queries.append(snapshots.named_query(serving_snapshot_names(model.spec if model else None)))
+    if model is not None:
+        known = request.user_id in model.user_index
+        if known:
+            queries.append(tombstones.deleted_query(request.user_id))  # forgotten since?
+        if model.history_length > 0 and (known or model.has_history):
+            queries.append(history_query(model, request.user_id, now_ms))
+        if known:
+            queries.append(F.one_user_query(model.spec, now_ms, request.user_id))
+    return queries
 
 
 @dataclass(frozen=True)
@@ -185,10 +215,11 @@ def choose_items(
     its next-ranked items and items newer than it) at drawn positions. Never seen (if asked)
     or hidden items. ``slot`` replaces the registry's model (an off-policy replay of a
     candidate)."""
-    seen = _seen_items(request, db)
     if slot is None:
         slot = serving_models(db, settings).for_user(request.user_id, settings)
     model = slot.model
+    db.prefetch(_user_state_queries(request, model, now_ms))
+    seen = _seen_items(request, db)
     snaps = serving_snapshots(db, settings, model.spec if model else None, now_ms)
     if snaps.item_features is None or not snaps.item_features.ready:
         model = None  # its features are being built by another request: popularity meanwhile

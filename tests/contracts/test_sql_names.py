@@ -29,9 +29,11 @@ from tests.utils.paths import ROOT
 PRODUCT = ("functions", "training", "scripts")
 DB_MODULE = "functions.common.store.db"
 SQL_MODULE = "functions.common.store.sql"
-ROW_FUNCTIONS = {"execute", "fetch_all", "fetch_one", "fetch_tuples"}  # (conn, file, name, ...)
+ROW_FUNCTIONS = {"execute", "fetch_all", "fetch_one", "fetch_tuples", "execute_each"}
+"""(conn, file, name, ...)"""
 QUERY_FUNCTIONS = {(DB_MODULE, f): (1, 2) for f in ROW_FUNCTIONS}  # positions of file, name
 QUERY_FUNCTIONS |= {(SQL_MODULE, "query"): (0, 1), (SQL_MODULE, "load_file"): (0, None)}
+QUERY_FUNCTIONS |= {(SQL_MODULE, "named"): (0, 1)}  # a Query, read by fetch_all_of/fetch_one_of
 KEYWORDS = {"file": 0, "relative": 0, "name": 1}  # parameter names of the file and the name
 
 TEST_ONLY = {
@@ -299,8 +301,11 @@ class _Resolver:
         return None if pairs is None else [v for _, v in pairs]
 
 
-WRAPPERS = {(DB_MODULE, f) for f in ROW_FUNCTIONS} | {(SQL_MODULE, "query")}
-"""The loader's own functions, which pass their callers' file and name on."""
+WRAPPERS = {(DB_MODULE, f) for f in (*ROW_FUNCTIONS, "fetch_all_of", "fetch_one_of")}
+WRAPPERS |= {(SQL_MODULE, "query"), (SQL_MODULE, "named")}
+WRAPPERS |= {("functions.common.store.postgres_engine", "prefetch")}
+"""The loader's own functions, which pass their callers' file and name on (the engine's
+prefetch runs the Query tuples that sql.named made, literal names and all)."""
 
 
 def scan_source(text: str, module: str) -> Scan:

@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from functions.common.store.db import execute, fetch_all, holds_temporary_tables
+from functions.common.store import sql
+from functions.common.store.db import execute, fetch_all, fetch_all_of, holds_temporary_tables
+from functions.common.store.sql import Query
 from functions.common.vocabulary import ITEM_KINDS
 
 USER_COLUMNS = ("events", "items", "like_rate", "skip_rate", "days_since_last", "active_days")
@@ -109,6 +111,12 @@ def default_item_row(spec: FeatureSpec) -> list[float]:
     return [0.0, 0.0, prior, prior, 0.0, spec.max_days, spec.max_days]
 
 
+def one_user_query(spec: FeatureSpec, as_of_ms: int, user_id: str) -> Query:
+    """The indexed query of one user's features row (what serving runs per request)."""
+    params = {**spec.params(as_of_ms), "user_id": user_id}
+    return sql.named("serving/features", "one_user_features", params)
+
+
 def raw_user_rows(
     conn: sqlite3.Connection, spec: FeatureSpec, as_of_ms: int, user_id: str | None = None
 ) -> dict[str, list[float]]:
@@ -117,8 +125,7 @@ def raw_user_rows(
     if user_id is None:
         rows = fetch_all(conn, "serving/features", "user_features", spec.params(as_of_ms))
     else:
-        params = {**spec.params(as_of_ms), "user_id": user_id}
-        rows = fetch_all(conn, "serving/features", "one_user_features", params)
+        rows = fetch_all_of(conn, one_user_query(spec, as_of_ms, user_id))
     return {r["user_id"]: [float(r[c]) for c in USER_COLUMNS] for r in rows}
 
 

@@ -22,8 +22,10 @@ import numpy as np
 from functions.common import caches
 from functions.common.serving import features as F
 from functions.common.serving.model_runtime import ServingModel
-from functions.common.store.db import Database, fetch_all, fetch_one, fetch_tuples
+from functions.common.store import sql
+from functions.common.store.db import Database, fetch_all_of, fetch_one, fetch_tuples
 from functions.common.store.snapshots import Built, Snapshot, SnapshotGone
+from functions.common.store.sql import Query
 
 
 def item_features_snapshot_name(spec: F.FeatureSpec) -> str:
@@ -158,6 +160,18 @@ def user_features(db: Database, model: ServingModel, user_id: str, now_ms: int) 
     return F.user_matrix(db.read(read), [user_id], model.spec)
 
 
+def history_query(model: ServingModel, user_id: str, now_ms: int) -> Query:
+    """The user's latest interactions, twice the model's history (items it does not know are
+    left out afterwards)."""
+    params = {
+        "user_id": user_id,
+        "types": model.spec.interaction_types,
+        "as_of_ms": now_ms,
+        "limit": model.history_length * 2,
+    }
+    return sql.named("serving/features", "recent_interactions", params)
+
+
 def user_history(db: Database, model: ServingModel, user_id: str, now_ms: int) -> np.ndarray:
     """The user's latest interactions as model item indices, oldest first, padded in front:
     shape (1, history_length). Items the model does not know are left out."""
@@ -165,13 +179,7 @@ def user_history(db: Database, model: ServingModel, user_id: str, now_ms: int) -
     row = np.full((1, max(length, 1)), model.padding_item, dtype=np.int64)
     if length == 0:
         return row
-    params = {
-        "user_id": user_id,
-        "types": model.spec.interaction_types,
-        "as_of_ms": now_ms,
-        "limit": length * 2,
-    }
-    rows = db.read(lambda c: fetch_all(c, "serving/features", "recent_interactions", params))
+    rows = db.read(lambda c: fetch_all_of(c, history_query(model, user_id, now_ms)))
     known = [model.item_index[r["item_id"]] for r in rows if r["item_id"] in model.item_index]
     recent = known[:length][::-1]
     if recent:

@@ -136,14 +136,19 @@ def _due(snapshot: Snapshot | None, now_ms: int, max_age_seconds: float) -> bool
     return max_age_seconds > 0 and age is not None and age > max_age_seconds
 
 
+def serving_snapshot_names(spec: FeatureSpec | None) -> list[str]:
+    """The snapshots a request reads: popularity, and the item features of ``spec``'s model."""
+    return [POPULARITY, *([item_features_snapshot_name(spec)] if spec is not None else [])]
+
+
 def serving_snapshots(
     db: Database, settings: Settings, spec: FeatureSpec | None, now_ms: int
 ) -> ServingSnapshots:
     """The snapshots a request reads, built or rebuilt first when missing or stale. A rebuild
     that fails is logged and the request goes on with what it read (or without: popularity
     empty, the model unused), never with an error."""
-    features_name = item_features_snapshot_name(spec) if spec is not None else None
-    names = [POPULARITY, *([features_name] if features_name else [])]
+    names = serving_snapshot_names(spec)
+    features_name = names[1] if len(names) > 1 else None
     found = db.read(lambda c: snapshots.read_snapshots(c, names))
     max_age = settings.snapshot_max_age_seconds
 

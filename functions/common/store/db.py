@@ -32,6 +32,7 @@ from typing import Any, Protocol, TypeVar
 from functions.common import caches
 from functions.common.settings import Settings, get_settings
 from functions.common.store import sql
+from functions.common.store.sql import Query
 
 T = TypeVar("T")
 
@@ -159,6 +160,12 @@ class Database(ABC):
     def reading(self) -> AbstractContextManager[Any]:
         """A consistent snapshot for several reads, not retried."""
 
+    def prefetch(self, queries: Sequence[Query]) -> None:
+        """Inside :meth:`batched_reads` on a server engine: send these independent reads in
+        one message, and answer the block's later identical reads (same statement, same
+        parameters) from what came back. Anywhere else, nothing: the reads run when asked."""
+        return None
+
     def batched_reads(self) -> AbstractContextManager[None]:
         """A block whose reads may share one read transaction where each transaction costs
         round trips (a server engine); a write inside ends it. SQLite's reads are in-process
@@ -211,6 +218,18 @@ def fetch_tuples(
     return tuples
 
 
+def fetch_all_of(conn: Any, query: Query) -> list:
+    """:func:`fetch_all` of a :data:`Query` (``sql.named``)."""
+    file, name, params = query
+    return fetch_all(conn, file, name, params)
+
+
+def fetch_one_of(conn: Any, query: Query) -> Any:
+    """:func:`fetch_one` of a :data:`Query` (``sql.named``)."""
+    file, name, params = query
+    return fetch_one(conn, file, name, params)
+
+
 def fetch_one(conn: Any, file: str, name: str, params: Mapping[str, Any] | None = None) -> Any:
     return execute(conn, file, name, params).fetchone()
 
@@ -218,19 +237,17 @@ def fetch_one(conn: Any, file: str, name: str, params: Mapping[str, Any] | None 
 def execute_each(conn: Any, file: str, name: str, rows: Sequence[Mapping[str, Any]]) -> list[int]:
     """Run the named statement once per row, in order, in the caller's transaction; how many
     rows each run changed. On PostgreSQL the runs after the first go in one pipeline (one round
-    trip for a batch, not one per row). The statement takes no list parameters."""
-    if not rows:
-        return []
+    trip for a batch, not one per row); on SQLite each is an :func:`execute`. The statement
+    takes no list parameters."""
     text = sql.query(file, name, dialect_of(conn))
     expanded = [sql.expand_params(text, row) for row in rows]
     if any(expanded_text != text for expanded_text, _ in expanded):
         raise ValueError(f"{file}:{name} takes a list parameter: run it row by row")
-    bound = [params for _, params in expanded]
     runner = getattr(conn, "execute_each", None)
-    if runner is not None:
-        counts: list[int] = runner(text, bound)
-        return counts
-    return [conn.execute(text, params).rowcount for params in bound]
+    if runner is None or not rows:
+        return [execute(conn, file, name, row).rowcount for row in rows]
+    counts: list[int] = runner(text, [params for _, params in expanded])
+    return counts
 
 
 def executemany(conn: Any, query: str, rows: Sequence[Mapping[str, Any]]) -> int:

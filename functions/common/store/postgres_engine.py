@@ -40,6 +40,7 @@ from psycopg import errors as pg_errors
 from functions.common import clock
 from functions.common.store import sql
 from functions.common.store.db import MAX_RIDERS, Database, migration_files, retry_while
+from functions.common.store.sql import Query
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -125,6 +126,44 @@ class PostgresConnection:
     def __init__(self, raw: psycopg.Connection[Any]) -> None:
         self.raw = raw
         self.pending = ""
+        self.answers: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
+        """Prefetched results (:meth:`prefetch`) by their statement's exact text."""
+
+    def _answered(self, statement: str, parameters: Any) -> tuple[list[str], list[Any]] | None:
+        """What a prefetch already got for this statement and these parameters (once)."""
+        if not self.answers:
+            return None
+        cursor = psycopg.ClientCursor(self.raw)
+        if parameters is None:
+            text = statement
+        else:
+            text = cursor.mogrify(to_pyformat(statement), _params(parameters))
+        return self.answers.pop(text, None)
+
+    def prefetch(self, statements: Sequence[tuple[str, Any]]) -> None:
+        """Send every statement in one message (with what is pending in front) and keep each
+        one's rows for the identical statement when it is executed. Each statement must
+        answer one set of rows, or nothing is kept (ProgrammingError)."""
+        cursor = psycopg.ClientCursor(self.raw)
+        texts = [cursor.mogrify(to_pyformat(text), _params(params)) for text, params in statements]
+        prefix, self.pending = self.pending, ""
+        # each statement on lines of its own: a trailing "-- comment" cannot swallow the next
+        message = prefix + "".join(f"{text}\n;\n" for text in texts)
+        cursor.execute(message.encode(self.raw.info.encoding))  # values bound: nothing to parse
+        answers = {}
+        for n in range(prefix.count(";") + len(texts)):  # BEGIN, SET LOCAL (a batch's COMMIT)
+            if n and not cursor.nextset():
+                raise psycopg.ProgrammingError("a prefetch answered fewer results than asked")
+            reading = n - prefix.count(";")
+            if reading < 0:
+                continue
+            if cursor.pgresult is None or cursor.pgresult.status != psycopg.pq.ExecStatus.TUPLES_OK:
+                raise psycopg.ProgrammingError("a prefetched statement answered no rows")
+            names = [column.name for column in cursor.description or []]
+            answers[texts[reading]] = (names, cursor.fetchall())
+        if cursor.nextset():
+            raise psycopg.ProgrammingError("a prefetch answered more results than asked")
+        self.answers.update(answers)
 
     def _send(self, cursor: psycopg.ClientCursor[Any], statement: str, parameters: Any) -> None:
         prefix, self.pending = self.pending, ""
@@ -150,12 +189,18 @@ class PostgresConnection:
         self.raw.execute(prefix.encode())
         return True
 
-    def execute(self, statement: str, parameters: Any = None) -> psycopg.ClientCursor[PgRow]:
+    def execute(self, statement: str, parameters: Any = None) -> Any:
+        answered = self._answered(statement, parameters)
+        if answered is not None:
+            return AnsweredCursor(*answered)
         cursor = psycopg.ClientCursor(self.raw, row_factory=_row_maker)
         self._send(cursor, statement, parameters)
         return cursor
 
     def execute_tuples(self, statement: str, parameters: Any = None) -> list[tuple[Any, ...]]:
+        answered = self._answered(statement, parameters)
+        if answered is not None:
+            return [tuple(_plain(v) for v in row) for row in answered[1]]
         cursor = psycopg.ClientCursor(self.raw, row_factory=_tuple_maker)
         self._send(cursor, statement, parameters)
         return cursor.fetchall()
@@ -185,6 +230,25 @@ class PostgresConnection:
         cursor = psycopg.ClientCursor(self.raw, row_factory=_row_maker)
         cursor.executemany(to_pyformat(statement), [_params(row) for row in rows])
         return cursor
+
+
+class AnsweredCursor:
+    """A prefetched result, read as a cursor's (rows by name and position)."""
+
+    def __init__(self, names: list[str], rows: list[tuple[Any, ...]]) -> None:
+        index = {name: n for n, name in enumerate(names)}
+        self._rows = [PgRow([_plain(v) for v in row], index) for row in rows]
+        self.rowcount = len(rows)
+
+    def fetchall(self) -> list[PgRow]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    def fetchone(self) -> PgRow | None:
+        return self._rows.pop(0) if self._rows else None
+
+    def __iter__(self) -> Iterator[PgRow]:
+        return iter(self.fetchall())
 
 
 def _params(parameters: Any) -> Any:
@@ -304,6 +368,7 @@ class PostgresDatabase(Database):
         in the same message."""
         mode = " READ ONLY" if read_only or self.read_only else ""
         wait_ms = max(1, int(seconds_left * 1000))
+        conn.answers.clear()  # prefetched in a transaction that this one ends
         ending = ""
         if self._batch is not None and self._batch.open:
             ending, self._batch.open = "COMMIT; ", False
@@ -349,6 +414,7 @@ class PostgresDatabase(Database):
         waits at most RIDER_LOCK_TIMEOUT_MS for a row lock: inside the write's REPEATABLE READ
         transaction, two containers touching one row (a shared API key's last use) would fail
         one of them with 40001, and the failed statement would abort its write."""
+        conn.answers.clear()
         conn.pending = (
             "BEGIN ISOLATION LEVEL READ COMMITTED; "
             f"SET LOCAL lock_timeout = {RIDER_LOCK_TIMEOUT_MS}; "
@@ -362,6 +428,7 @@ class PostgresDatabase(Database):
             self._rollback(conn)
 
     def _rollback(self, conn: PostgresConnection) -> None:
+        conn.answers.clear()
         if conn.raw.closed or conn.raw.broken:
             conn.pending = ""
             return
@@ -418,6 +485,39 @@ class PostgresDatabase(Database):
             what=f"database kept refusing the {'read' if read_only else 'transaction'}",
         )
 
+    def prefetch(self, queries: Sequence[Query]) -> None:
+        """The batch's independent reads in one message (see :meth:`Database.prefetch`). A
+        failure here is not the reads' failure: they run again, one by one, when asked."""
+        with self._lock:
+            batch = self._batch
+            if batch is None or not queries:
+                return
+            try:
+                statements = [
+                    sql.expand_params(sql.query(file, name, self.dialect), params)
+                    for file, name, params in queries
+                ]
+            except Exception:  # the reads report it themselves, if they are asked for
+                logger.exception("a feed's reads could not be prefetched")
+                return
+            conn = self._connection()
+            if not batch.open:
+                self._begin(conn, read_only=True, seconds_left=self.wait_seconds)
+            try:
+                conn.prefetch(statements)
+            except BaseException as error:
+                began = batch.open or not conn.pending  # the message went: its BEGIN too
+                conn.answers.clear()
+                conn.pending = ""
+                batch.open = False
+                if began:
+                    self._rollback(conn)
+                if not isinstance(error, psycopg.Error):
+                    raise
+                logger.warning("prefetching a feed's reads failed; reading them one by one")
+                return
+            batch.open = True
+
     @contextmanager
     def batched_reads(self) -> Iterator[None]:
         """The reads inside share one read transaction (one snapshot, one BEGIN and COMMIT
@@ -432,6 +532,8 @@ class PostgresDatabase(Database):
                 yield
             finally:
                 self._batch = None
+                if self._wrapped is not None:
+                    self._wrapped.answers.clear()
                 if batch.open and self._wrapped is not None and not self._wrapped.raw.broken:
                     self._wrapped.raw.execute("COMMIT")
 

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from functions.common.store.db import Database, execute, fetch_all, fetch_one
-from functions.common.store.sql import query
+from functions.common.store import sql
+from functions.common.store.db import Database, execute, fetch_all, fetch_all_of, fetch_one
+from functions.common.store.sql import Query, query
 
 logger = logging.getLogger(__name__)
 CLAIM_MS = 300_000
@@ -101,8 +102,12 @@ def table_of(name: str) -> str:
     return family
 
 
+def named_query(names: Sequence[str]) -> Query:
+    return sql.named("store/snapshots", "snapshots_named", {"names": list(names)})
+
+
 def read_snapshots(conn: sqlite3.Connection, names: Sequence[str]) -> dict[str, Snapshot]:
-    rows = fetch_all(conn, "store/snapshots", "snapshots_named", {"names": list(names)})
+    rows = fetch_all_of(conn, named_query(names))
     return {row["name"]: Snapshot.from_row(row) for row in rows}
 
 

@@ -98,6 +98,16 @@ def query(relative: str, name: str, dialect: str = "sqlite") -> str:
 caches.register(query.cache_clear)
 
 
+Query = tuple[str, str, Mapping[str, Any]]
+"""A named query with its parameters, ``(file, name, params)``: what a module hands to
+:meth:`Database.prefetch` and reads with ``fetch_all_of``/``fetch_one_of``."""
+
+
+def named(file: str, name: str, params: Mapping[str, Any]) -> Query:
+    """The query ``name`` of ``sql/<file>.sql`` with ``params`` (literal names, as every ask)."""
+    return (file, name, params)
+
+
 def expand_params(sql: str, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """Expand list/tuple parameters into one placeholder per element."""
     out: dict[str, Any] = {}

@@ -24,7 +24,9 @@ import hashlib
 import sqlite3
 
 from functions.common.clock import MINUTE_MS
-from functions.common.store.db import Database, fetch_one
+from functions.common.store import sql
+from functions.common.store.db import Database, fetch_one_of
+from functions.common.store.sql import Query
 
 # A deletion's time is taken when its request starts; its transaction may commit up to a write's
 # whole busy wait and retries later. A training read that starts in that gap still sees the
@@ -50,10 +52,13 @@ def _sql_user_hash(value: object) -> str | None:
     return None if value is None else user_hash(str(value))
 
 
+def deleted_query(user_id: str) -> Query:
+    return sql.named("store/tombstones", "user_deleted_ms", {"user_hash": user_hash(user_id)})
+
+
 def deleted_ms(db: Database, user_id: str) -> int | None:
     """When ``user_id`` was last deleted (epoch ms), or None if it never was."""
-    params = {"user_hash": user_hash(user_id)}
-    row = db.read(lambda c: fetch_one(c, "store/tombstones", "user_deleted_ms", params))
+    row = db.read(lambda c: fetch_one_of(c, deleted_query(user_id)))
     return None if row is None else int(row["deleted_ms"])
 
 
