@@ -1,4 +1,5 @@
-"""Metrics function: GET /metrics, and the scheduled (EventBridge) evaluation run."""
+"""Metrics function: GET /metrics, GET /metrics/compare, the console's reads (browse_routes.py),
+and the scheduled (EventBridge) evaluation run."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from functions.common.serving.snapshot_refresh import refresh_all
 from functions.common.settings import get_settings
 from functions.common.store.db import get_database
 from functions.common.vocabulary import TEXT_PATTERN
+from functions.metrics.browse_routes import router as browse_router
 from functions.metrics.compare import compare_versions
 from functions.metrics.emit import emit_metric_rows
 from functions.metrics.key_jobs import KEY_JOBS, run_key_job
@@ -178,5 +180,5 @@ def on_schedule(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-app = create_app("mediarec metrics", [router])
+app = create_app("mediarec metrics", [router, browse_router])
 handler = make_handler(app, service="metrics", on_scheduled=on_schedule)

@@ -36,6 +36,11 @@ EXPECTED = {
     "metrics_get": (200, {"pac", "ctr", "coverage", "breakdown", "by_position", "online_auc"}),
     "metrics_compare": (200, {"a", "b", "pac", "ctr", "sample_ratio", "warnings"}),
     "metrics_get_platform": (200, {"pac", "ctr", "coverage", "breakdown"}),
+    # the console's reads
+    "metrics_get_users": (200, {"prefix", "users"}),
+    "metrics_get_user": (200, {"user_id", "events", "feeds", "event_count"}),
+    "metrics_get_item": (200, {"item_id", "kind", "title", "categories"}),
+    "metrics_get_models": (200, {"active_version", "ab", "models"}),
 }
 SCHEDULED = {"metrics_scheduled", "metrics_refresh_snapshots"}
 

@@ -24,9 +24,9 @@ from functions.metrics.app import handler as metrics
 from functions.recommend.app import handler as recommend
 from functions.recommend.routes import app as recommend_app
 from tests.conftest import FIXED_NOW_MS
-from tests.utils.factories import add_items
+from tests.utils.factories import add_events, add_items
 from training.local.lambda_invoke import FakeLambdaContext, http_event, invoke
-from training.local.server import build_app
+from training.local.server import build_api, build_app
 
 HANDLER = {"ingest": ingest, "recommend": recommend, "metrics": metrics}
 BODIES = {
@@ -36,21 +36,25 @@ BODIES = {
     "/users": {"user_id": "u1"},
 }  # fmt: skip
 FUNCTION_OF = {
-    "/events": "ingest",
-    "/items": "ingest",
-    "/users": "ingest",
-    "/users/{user_id}": "ingest",
-    "/recommendations/{user_id}": "recommend",
-    "/health": "recommend",
-    "/metrics": "metrics",
-    "/metrics/compare": "metrics",
+    ("POST", "/events"): "ingest",
+    ("POST", "/items"): "ingest",
+    ("POST", "/users"): "ingest",
+    ("DELETE", "/users/{user_id}"): "ingest",
+    ("GET", "/recommendations/{user_id}"): "recommend",
+    ("GET", "/health"): "recommend",
+    ("GET", "/metrics"): "metrics",
+    ("GET", "/metrics/compare"): "metrics",
+    ("GET", "/users"): "metrics",  # the console's reads
+    ("GET", "/users/{user_id}"): "metrics",
+    ("GET", "/items/{item_id}"): "metrics",
+    ("GET", "/models"): "metrics",
 }
 PROTECTED = [route for route in ROUTES if route.scope is not None]
 OTHER_SCOPE = {"ingest": "read", "read": "metrics", "metrics": "ingest", "admin": "ingest"}
 
 
 def concrete(template: str) -> str:
-    return template.replace("{user_id}", "u1")
+    return template.replace("{user_id}", "u1").replace("{item_id}", "i1")
 
 
 QUERIES = {"/metrics/compare": {"a": "m1", "b": "m2"}}  # the required parameters
@@ -67,7 +71,7 @@ def request_event(route: door.Route, key: str | None) -> dict[str, Any]:
 
 
 def lambda_call(route: door.Route, key: str | None) -> tuple[int, Any]:
-    return invoke(HANDLER[FUNCTION_OF[route.template]], request_event(route, key))
+    return invoke(HANDLER[FUNCTION_OF[route.method, route.template]], request_event(route, key))
 
 
 @pytest.fixture
@@ -77,6 +81,11 @@ def keys(db) -> dict[str, str]:
     revoked_record, made["revoked"] = create_key(db, ["admin"], "old", FIXED_NOW_MS)
     assert revoke_key(db, revoked_record.key_id, FIXED_NOW_MS)
     made["unknown"] = "mrk_0123456789ab_" + "A" * 43
+    # what the routes with an id read (GET /users/u1, GET /items/i1) is there for a right key
+    add_items(db, [{"item_id": "i1"}])
+    add_events(
+        db, [{"user_id": "u1", "item_id": "i1", "event_type": "view", "ts_ms": FIXED_NOW_MS}]
+    )
     return made
 
 
@@ -85,7 +94,7 @@ def all_apps() -> dict[str, Any]:
         "ingest": ingest_app,
         "recommend": recommend_app,
         "metrics": metrics_app,
-        "local": build_app(),
+        "local": build_api(),  # build_app() is this app behind the console's static files
     }
 
 
@@ -133,7 +142,7 @@ def test_lambda_handlers_refuse_missing_unknown_revoked_and_wrong_scope_keys(key
 def test_every_fastapi_app_refuses_without_a_key(keys, name):
     client = TestClient(all_apps()[name])
     for route in PROTECTED:
-        if name != "local" and FUNCTION_OF[route.template] != name:
+        if name != "local" and FUNCTION_OF[route.method, route.template] != name:
             continue
         path, body = concrete(route.template), BODIES.get(route.template)
         for headers, status in (

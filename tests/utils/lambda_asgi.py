@@ -17,17 +17,20 @@ from urllib.parse import unquote
 from training.local.lambda_invoke import FakeLambdaContext, http_event
 
 
-def function_for(path: str) -> Any:
-    """The handler of the function that owns ``path`` (unknown paths: recommend, whose app
-    answers 404 as the others would)."""
+def function_for(method: str, path: str) -> Any:
+    """The handler of the function that owns ``method path`` (unknown paths: recommend, whose
+    app answers 404 as the others would)."""
     from functions.ingest.app import handler as ingest
     from functions.metrics.app import handler as metrics
     from functions.recommend.app import handler as recommend
 
+    reads = method in ("GET", "HEAD")
+    if path in ("/metrics", "/metrics/compare", "/models"):
+        return metrics
+    if reads and (path == "/users" or path.startswith(("/users/", "/items/"))):
+        return metrics  # the console's reads (functions/metrics/browse_routes.py)
     if path in ("/events", "/items", "/users") or path.startswith("/users/"):
         return ingest
-    if path in ("/metrics", "/metrics/compare"):
-        return metrics
     return recommend
 
 
@@ -82,7 +85,7 @@ class LambdaASGI:
             [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
             body,
         )
-        handler = function_for(unquote(raw_path))
+        handler = function_for(scope["method"], unquote(raw_path))
         result = await asyncio.wrap_future(self._pool.submit(handler, event, FakeLambdaContext()))
         raw = result.get("body") or ""
         content = base64.b64decode(raw) if result.get("isBase64Encoded") else raw.encode()

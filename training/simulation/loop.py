@@ -178,9 +178,17 @@ def _train_and_publish(
         progress=False,
     )
     version = f"mr-sim-{now_ms // 1000}"
+    best = next((r for r in result.history if r.get("epoch") == result.best_epoch), {})
+    metrics = {
+        "measured_on": "validation split (leave-last-out), at the best epoch",
+        "validation": {
+            k.removeprefix("valid_"): v for k, v in best.items() if k.startswith("valid_")
+        },
+        "best_epoch": result.best_epoch,
+    }
     bundle = export_bundle(
         result.model, prepared.data, env.folder / "bundles" / version, model_version=version,
-        metrics={}, train_config={},
+        metrics=metrics, train_config={},
     )  # fmt: skip
     publish(database, bundle, settings.models_uri, activate=activate, now_ms=now_ms)
     env.reset()  # the handlers load the new registry now, not after their check interval

@@ -23,6 +23,7 @@ from functions.common.http.door import (
     Admission,
     HttpRequest,
     admit,
+    allowed_methods,
     current_admission,
     request_from_event,
 )
@@ -152,10 +153,19 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(error_answer(invalid_request(error.errors())))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
         content = error_content(code, str(error.detail))
-        return error_response(ErrorAnswer(error.status_code, content, dict(error.headers or {})))
+        headers = dict(error.headers or {})
+        if error.status_code == 405:  # every method of the path, the other functions' included
+            raw_path = (request.scope.get("raw_path") or request.url.path.encode()).decode(
+                "latin-1"
+            )
+            allowed = allowed_methods(raw_path.split("?", 1)[0])
+            if allowed:
+                headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
+                headers["Allow"] = ", ".join(sorted(allowed))
+        return error_response(ErrorAnswer(error.status_code, content, headers))
 
 
 def create_app(title: str, routers: Sequence[APIRouter], description: str = "") -> FastAPI:

@@ -66,6 +66,10 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/health", None),
     Route("GET", "/metrics", "metrics"),
     Route("GET", "/metrics/compare", "metrics"),
+    Route("GET", "/users", "admin"),
+    Route("GET", "/users/{user_id}", "admin"),
+    Route("GET", "/items/{item_id}", "read"),
+    Route("GET", "/models", "metrics"),
 )
 PUBLIC_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"})
 """Served by `mediarec serve` (and by the FastAPI apps); API Gateway has no route to them."""
@@ -164,6 +168,13 @@ def match_route(method: str, raw_path: str) -> tuple[Route, dict[str, str]]:
     if raw_path in PUBLIC_PATHS and method == "GET":
         return Route("GET", raw_path, None), {}
     return UNLISTED, {}
+
+
+def allowed_methods(raw_path: str) -> set[str]:
+    """The methods :data:`ROUTES` serves at a percent-encoded path, across all three functions
+    (HEAD with GET): what a 405's ``Allow`` names, whichever function answers it."""
+    methods = {route.method for route, pattern in _PATTERNS if pattern.fullmatch(raw_path)}
+    return methods | ({"HEAD"} if "GET" in methods else set())
 
 
 def _decoded(raw: str, field: str, plus_is_space: bool = False) -> str:
