@@ -43,6 +43,7 @@ demo: install
 	@echo "  curl -X POST http://$(HOST):$(PORT)/events -H \"x-api-key: \$$KEY\" -H 'content-type: application/json' \\"
 	@echo "       -d '{\"event_id\": \"e-1\", \"user_id\": \"u00001\", \"item_id\": \"i00001\", \"event_type\": \"click\", \"platform\": \"web\"}'"
 	@echo "  curl -H \"x-api-key: \$$KEY\" 'http://$(HOST):$(PORT)/metrics?k=10'"
+	@echo "  open http://$(HOST):$(PORT)/console/ for the web console (paste the key)"
 	@echo "  open http://$(HOST):$(PORT)/docs for the Swagger UI (Authorize: paste the key)"
 	@echo
 	$(BIN)/mediarec serve --host $(HOST) --port $(PORT)

@@ -9,7 +9,7 @@ import pytest
 
 from tests.utils.paths import ROOT
 from training.cli import build_parser, main
-from training.local.server import build_app
+from training.local.server import build_api
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -34,7 +34,7 @@ def test_every_cli_command_is_documented_and_has_help(command, capsys):
 
 
 def test_every_route_is_in_the_api_table():
-    app = build_app()
+    app = build_api()
     table = set(re.findall(r"^\| (GET|POST|DELETE|PUT|PATCH) \| `([^`]+)`", README, re.MULTILINE))
     routes = {
         (method.upper(), path)

@@ -21,7 +21,7 @@ from functions.common import clock
 from tests.conftest import FIXED_NOW_MS
 from tests.utils.lambda_asgi import LambdaASGI
 from training.local.lambda_invoke import EXAMPLE_API_KEY
-from training.local.server import build_app
+from training.local.server import build_api, build_app
 
 CONFIG = schemathesis.Config.from_dict(
     {
@@ -35,7 +35,7 @@ def schema_for(app: object) -> schemathesis.BaseSchema:
     """mediarec serve's document as the tests' pinned clock sees it (it states the accepted
     times, which move with the clock), served by ``app``."""
     with mock.patch.object(clock, "now_ms", lambda: FIXED_NOW_MS):
-        document = build_app().openapi()
+        document = build_api().openapi()
     schema = schemathesis.openapi.from_dict(document, config=CONFIG)
     schema.app = app
     return schema

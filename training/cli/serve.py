@@ -25,7 +25,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     app = build_app()
     base = f"http://{args.host}:{args.port}"
-    print(f"mediarec serving on {base}  (Swagger UI: {base}/docs)")
+    print(f"mediarec serving on {base}  (console: {base}/console/, Swagger UI: {base}/docs)")
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
@@ -37,7 +37,8 @@ def register(commands: Commands) -> None:
         func=cmd_serve,
         description="Run all routes of the three functions (ingest, recommend, metrics) in one "
         "local HTTP server, behind the same door as in AWS: requests need an API key "
-        "(mediarec keys create). The Swagger UI is at /docs.",
+        "(mediarec keys create). The web console is at /console/ (it asks for a key), the "
+        "Swagger UI at /docs.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000, help="TCP port to listen on")

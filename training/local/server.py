@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from functions.common.http.app import create_app
 
@@ -11,7 +12,14 @@ LOCAL_SERVICE = "mediarec"
 functions' routes)."""
 
 
-def build_app() -> FastAPI:
+def build_app() -> ASGIApp:
+    """The API of :func:`build_api` with the web console at /console."""
+    from training.local.console_site import with_console
+
+    return with_console(build_api())
+
+
+def build_api() -> FastAPI:
     from aws_lambda_powertools import Logger
     from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
@@ -19,6 +27,7 @@ def build_app() -> FastAPI:
     from functions.common.settings import get_settings
     from functions.ingest.app import router as ingest
     from functions.metrics.app import router as metrics
+    from functions.metrics.browse_routes import router as browse
     from functions.recommend.routes import router as recommend
 
     settings = get_settings()
@@ -28,6 +37,6 @@ def build_app() -> FastAPI:
         logger.warning(OPEN_WARNING)
     return create_app(
         "mediarec",
-        [ingest, recommend, metrics],
+        [ingest, recommend, metrics, browse],
         description="Ingest events, serve feeds, measure Precision at Curation.",
     )
