@@ -135,11 +135,19 @@ def _count(manifest: dict[str, Any], summary: str, ids: str) -> int | None:
 
 
 def registry(conn: Any, settings: Settings, limit: int) -> dict[str, Any]:
-    """The latest ``limit`` registered versions; which one is active; the A/B test the
-    settings configure (arm b: ``MEDIAREC_AB_MODEL_VERSION`` for ``MEDIAREC_AB_SHARE`` of users,
-    arm a: the active model)."""
+    """The latest ``limit`` registered versions, and the active and A/B ones wherever they are;
+    which one is active; the A/B test the settings configure (arm b:
+    ``MEDIAREC_AB_MODEL_VERSION`` for ``MEDIAREC_AB_SHARE`` of users, arm a: the active model)."""
     rows = fetch_all(conn, QUERIES, "registered_models", {"limit": limit})
     testing = bool(settings.ab_model_version) and settings.ab_share > 0
+    serving = fetch_all(
+        conn,
+        QUERIES,
+        "serving_models",
+        {"ab_version": settings.ab_model_version if testing else None},
+    )
+    listed = {r["version"] for r in rows}
+    rows = [*rows, *(r for r in serving if r["version"] not in listed)]  # never out of the list
     active = next((r["version"] for r in rows if int(r["active"])), None)
     models = []
     for r in rows:

@@ -5,12 +5,18 @@
 -- Users with events whose id starts with :prefix, in id order: the range [:prefix, :prefix_end)
 -- walks events_user_item (ids compare by their UTF-8 bytes on both engines); :prefix_end is
 -- :prefix followed by U+10FFFF, the greatest code point.
-SELECT user_id, COUNT(*) AS events, MAX(ts_ms) AS last_ms
-FROM events
-WHERE user_id >= :prefix AND user_id < :prefix_end
-GROUP BY user_id
-ORDER BY user_id
-LIMIT :limit;
+-- The ids are found first (the first :limit distinct ones of the range), then counted, so that
+-- neither engine aggregates the whole range for an empty or one-letter prefix.
+WITH found AS (
+    SELECT DISTINCT user_id FROM events
+    WHERE user_id >= :prefix AND user_id < :prefix_end
+    ORDER BY user_id
+    LIMIT :limit
+)
+SELECT f.user_id, COUNT(*) AS events, MAX(e.ts_ms) AS last_ms
+FROM found f JOIN events e ON e.user_id = f.user_id
+GROUP BY f.user_id
+ORDER BY f.user_id;
 
 -- name: user_attributes
 SELECT attributes FROM users WHERE user_id = :user_id;
@@ -52,3 +58,10 @@ SELECT version, manifest, created_ms, activated_ms, active
 FROM models
 ORDER BY created_ms DESC, version DESC
 LIMIT :limit;
+
+-- name: serving_models
+-- The active model and the A/B version (:ab_version, NULL: none), wherever they are in the list.
+SELECT version, manifest, created_ms, activated_ms, active
+FROM models
+WHERE active = 1 OR version = :ab_version
+ORDER BY created_ms DESC, version DESC;

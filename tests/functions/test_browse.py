@@ -9,7 +9,7 @@ import pytest
 
 from functions.common.caches import reset_all
 from functions.common.http.api_keys import create_key
-from functions.common.store.db import execute
+from functions.common.store.db import execute, get_database
 from functions.metrics.app import handler as metrics
 from functions.metrics.browse import offline_metrics
 from tests.conftest import FIXED_NOW_MS
@@ -114,7 +114,15 @@ def test_the_registry_says_which_model_serves_whom(world, monkeypatch):
     body = get("/models")[1]
     assert body["ab"] == {"model_version": "mr-b", "share": 0.25}
     assert [(m["version"], m["arm"]) for m in body["models"]] == [("mr-b", "b"), ("mr-a", "a")]
-    assert len(get("/models", {"limit": "1"})[1]["models"]) == 1
+    limited = get("/models", {"limit": "1"})[1]  # the newest, and the serving ones beside it
+    assert [m["version"] for m in limited["models"]] == ["mr-b", "mr-a"]
+    assert limited["active_version"] == "mr-a"
+    _register(get_database(), "mr-c", {}, FIXED_NOW_MS - 500)
+    assert [m["version"] for m in get("/models", {"limit": "1"})[1]["models"]] == [
+        "mr-c",
+        "mr-b",
+        "mr-a",
+    ]
 
 
 def test_offline_metrics_take_only_held_out_numbers():

@@ -58,18 +58,20 @@ class _WithConsole:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "") if scope["type"] == "http" else None
         if path == "/" and scope.get("method") in ("GET", "HEAD"):
-            await RedirectResponse("/console/", status_code=307)(scope, receive, send)
+            await _Headed(RedirectResponse("/console/", status_code=307))(scope, receive, send)
         elif path is not None and (path == "/console" or path.startswith("/console/")):
             if path == "/console":
-                await RedirectResponse("/console/", status_code=307)(scope, receive, send)
+                await _Headed(RedirectResponse("/console/", status_code=307))(scope, receive, send)
                 return
-            inner = {**scope, "path": path[len("/console") :], "root_path": "/console"}
+            # StaticFiles serves scope["path"] less scope["root_path"]
+            inner = {**scope, "root_path": scope.get("root_path", "") + "/console"}
             try:
                 await self.files(inner, receive, send)
             except HTTPException as error:  # no such file, or a method other than GET/HEAD
                 code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code)
                 body = {"error": code or "http_error", "message": str(error.detail), "errors": []}
-                await _Headed(JSONResponse(body, error.status_code))(scope, receive, send)
+                answer = JSONResponse(body, error.status_code, headers=dict(error.headers or {}))
+                await _Headed(answer)(scope, receive, send)
         else:
             await self.api(scope, receive, send)
 

@@ -39,7 +39,7 @@
     try {
       response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (error) {
-      throw new ApiError(`The API at ${url.origin} is unreachable (${error.message}). Is the server running, and does the API address point at it?`, 0);
+      throw new ApiError(`The API at ${url.origin} is unreachable (${error.message}). Is the server running, does the API address point at it, and (another origin than this page's) does it allow this page's origin (CORS)?`, 0);
     }
     let payload = null;
     const raw = await response.text();
@@ -91,6 +91,7 @@
       try {
         await work(event);
       } catch (error) {
+        notice("");
         showError(error);
       }
     };
@@ -120,6 +121,12 @@
         node("tbody", {}, rows.length
           ? rows.map((r) => node("tr", {}, r.map((cell) => node("td", {}, cell ?? "—"))))
           : node("tr", {}, node("td", { colspan: columns.length, class: "empty" }, "nothing yet")))));
+  }
+
+  // a random id (crypto.randomUUID exists only on HTTPS and localhost pages)
+  function randomId() {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
   const pct = (v) => (v === null || v === undefined ? "—" : `${(100 * v).toFixed(1)}%`);
@@ -155,15 +162,20 @@
 
   // -- known users (admin) ------------------------------------------------------------------
   let searchTimer = null;
+  let searches = 0;
   function searchUsers(input) {
     clearTimeout(searchTimer);
     searchTimer = setTimeout(async () => {
+      const asked = ++searches;
       try {
-        const found = await api("GET", "/users", { query: { prefix: input.value, limit: 20 } });
+        const found = await api("GET", "/users", { query: { prefix: input.value.trim(), limit: 20 }, quiet: true });
+        if (asked !== searches) return; // a later keystroke's answer is the one to show
         $("known-users").replaceChildren(
           ...found.users.map((u) => node("option", { value: u.user_id }, `${u.events} events`)));
-      } catch (error) {
-        if (error.status !== 403) showError(error); // a key without admin: no search, no noise
+      } catch (_) {
+        // the search is a convenience: a key without admin, or a partial id the API refuses,
+        // leaves the list empty; the feed's own request reports its errors
+        if (asked === searches) $("known-users").replaceChildren();
       }
     }, 200);
   }
@@ -191,7 +203,11 @@
       exclude_seen: $("feed-exclude-seen").checked ? "true" : "false",
     };
     const feed = await api("GET", `/recommendations/${encodeURIComponent(user)}`, { query });
-    const records = await Promise.all(feed.items.map((item) => itemRecord(item.item_id)));
+    const records = await inBatches(feed.items.map((item) => () =>
+      itemRecord(item.item_id).catch((error) => {
+        showError(new Error(`The feed was served, but item ${item.item_id} could not be read: ${error.message}`));
+        return null;
+      })), 4);
     current.feed = feed;
     $("feed-meta").textContent = `${feed.items.length} items for ${feed.user_id} on ${feed.platform}, ` +
       `model ${feed.model_version}, served ${when(feed.served_at)} (recommendation ${feed.recommendation_id})`;
@@ -210,7 +226,7 @@
     const status = node("span", { class: "sent", role: "status" });
     const send = (type) => guarded(async () => {
       const event = {
-        event_id: crypto.randomUUID(),
+        event_id: randomId(),
         user_id: feed.user_id,
         item_id: item.item_id,
         event_type: type,
@@ -291,6 +307,8 @@
   }
 
   // -- the metrics page ---------------------------------------------------------------------
+  const iso = (ms) => new Date(ms).toISOString();
+
   function dayString(ms) {
     return new Date(ms).toISOString().slice(0, 10);
   }
@@ -303,13 +321,20 @@
     return { from, to };
   }
 
+  // the tasks, ``width`` at a time, in order; the first failure stops what has not started
   async function inBatches(tasks, width) {
     const results = new Array(tasks.length);
     let next = 0;
+    let failed = false;
     await Promise.all(Array.from({ length: Math.min(width, tasks.length) }, async () => {
-      while (next < tasks.length) {
+      while (next < tasks.length && !failed) {
         const n = next++;
-        results[n] = await tasks[n]();
+        try {
+          results[n] = await tasks[n]();
+        } catch (error) {
+          failed = true;
+          throw error;
+        }
       }
     }));
     return results;
@@ -350,6 +375,7 @@
   }
 
   let lastDays = null;
+  let metricsReads = 0;
   const percentTick = (v) => `${+(100 * v).toFixed(2)}%`;
 
   function drawLines() {
@@ -370,9 +396,11 @@
     const starts = [];
     for (let at = from; at < to; at += DAY_MS) starts.push(at);
     notice(`Reading ${starts.length} days…`);
+    const reading = ++metricsReads;  // a later submit supersedes this one
     const days = await inBatches(starts.map((at) => () =>
-      api("GET", "/metrics", { query: { ...common, from: at, to: at + DAY_MS } })), 4);
-    const whole = await api("GET", "/metrics", { query: { ...common, from, to } });
+      api("GET", "/metrics", { query: { ...common, from: iso(at), to: iso(at + DAY_MS) } })), 4);
+    const whole = await api("GET", "/metrics", { query: { ...common, from: iso(from), to: iso(to) } });
+    if (reading !== metricsReads) return;
     const labels = starts.map((at) => dayString(at).slice(5));
     lastDays = { days, labels };
     drawLines();
@@ -417,8 +445,8 @@
     const a = $("ab-a").value;
     const b = $("ab-b").value;
     if (!a || !b) throw new Error("Show the metrics first: the versions to compare are the ones served in the range.");
-    const query = { a, b, from, to, platform: $("metrics-platform").value, k: $("metrics-k").value,
-                    share: $("ab-share").value };
+    const query = { a, b, from: iso(from), to: iso(to), platform: $("metrics-platform").value,
+                    k: $("metrics-k").value, share: $("ab-share").value };
     const result = await api("GET", "/metrics/compare", { query });
     const arm = (name) => {
       const r = result[name];
@@ -475,8 +503,8 @@
   const PAGES = { feed: null, user: null, metrics: null, models: showModels };
 
   function route() {
-    const page = (window.location.hash.match(/^#\/(\w+)/) || [])[1] in PAGES
-      ? window.location.hash.slice(2) : "feed";
+    const named = (window.location.hash.match(/^#\/(\w+)/) || [])[1];
+    const page = named in PAGES ? named : "feed";
     for (const name of Object.keys(PAGES)) {
       $(`page-${name}`).hidden = name !== page;
       const link = document.querySelector(`a[data-page="${name}"]`);
@@ -516,11 +544,11 @@
     $("feed-form").addEventListener("submit", guarded(showFeed));
     $("feed-user").addEventListener("input", (e) => searchUsers(e.target));
     $("user-id").addEventListener("input", (e) => searchUsers(e.target));
-    $("feed-new-user").addEventListener("click", () => {
-      $("feed-user").value = `anon-${crypto.randomUUID().slice(0, 8)}`;
+    $("feed-new-user").addEventListener("click", guarded(async () => {
+      $("feed-user").value = `anon-${randomId().slice(0, 12)}`;
       notice(`New anonymous user ${$("feed-user").value}: the feed starts from popularity and learns from the events sent.`);
       $("feed-user").focus();
-    });
+    }));
     $("user-form").addEventListener("submit", guarded(showUser));
     $("user-delete").addEventListener("click", guarded(deleteUser));
     $("metrics-form").addEventListener("submit", guarded(showMetrics));
