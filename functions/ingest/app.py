@@ -1,73 +1,14 @@
-"""Ingest function: POST /events, POST /items, POST /users, DELETE /users/{user_id}."""
+"""Ingest function's Lambda entry point: ``handler``.
+
+A plain POST /events, /items or /users is answered by fast_path.py without importing FastAPI,
+Starlette or Mangum (about half a second of a cold start); every other event (DELETE
+/users/{user_id}, the docs, requests the fast path does not read exactly as Mangum would) goes to
+the FastAPI app of routes.py, imported on first need.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any
-
-from fastapi import APIRouter, Path
-from fastapi.responses import JSONResponse
-
-from functions.common import clock
-from functions.common.http.app import JsonBody, create_app, error_responses
-from functions.common.http.dependencies import DatabaseDep, SettingsDep
 from functions.common.http.lambda_runtime import make_handler
-from functions.common.http.schemas import BatchResult, DeletedUser, Identifier
-from functions.ingest import logic
-from functions.ingest.openapi import batch_body
+from functions.ingest.fast_path import answer_write
 
-router = APIRouter(tags=["ingest"])
-ERRORS = error_responses(400, 409, 413, 422, 503)
-BATCH_DOC = (
-    "200: all stored; 207: some rejected (see results); 422: all rejected; 409: all were events "
-    "whose event_id another user's event holds."
-)
-
-
-def batch_route(path: str, model_name: str, summary: str) -> Callable[[Any], Any]:
-    """POST route of a write that takes one object, {key: [...]} or a list (see openapi.py)."""
-    return router.post(
-        path,
-        response_model=BatchResult,
-        responses={207: {"model": BatchResult}, **ERRORS},
-        openapi_extra=batch_body(model_name, path.strip("/")),
-        summary=summary,
-        description=BATCH_DOC,
-    )
-
-
-def _answer(result: BatchResult, key: str) -> JSONResponse:
-    status = logic.status_code(result)
-    content = result.model_dump()
-    if status in (409, 422):  # nothing stored: also the error shape every 4xx has
-        content.update(logic.rejection_summary(result, key, conflict=status == 409))
-    return JSONResponse(content, status_code=status)
-
-
-@batch_route("/events", "EventIn", "Record events")
-async def post_events(body: JsonBody, db: DatabaseDep, settings: SettingsDep) -> JSONResponse:
-    return _answer(logic.ingest_events(db, body, settings, clock.now_ms()), "events")
-
-
-@batch_route("/items", "ItemIn", "Upsert catalog items")
-async def post_items(body: JsonBody, db: DatabaseDep, settings: SettingsDep) -> JSONResponse:
-    return _answer(logic.upsert_items(db, body, settings, clock.now_ms()), "items")
-
-
-@batch_route("/users", "UserIn", "Upsert users")
-async def post_users(body: JsonBody, db: DatabaseDep, settings: SettingsDep) -> JSONResponse:
-    return _answer(logic.upsert_users(db, body, settings, clock.now_ms()), "users")
-
-
-@router.delete(
-    "/users/{user_id}",
-    response_model=DeletedUser,
-    responses=error_responses(422, 503),
-    summary="Delete everything stored about a user",
-)
-async def delete_user(user_id: Annotated[Identifier, Path()], db: DatabaseDep) -> DeletedUser:
-    return logic.delete_user(db, user_id, clock.now_ms())
-
-
-app = create_app("mediarec ingest", [router])
-handler = make_handler(app, service="ingest")
+handler = make_handler("functions.ingest.routes:app", service="ingest", fast_path=answer_write)

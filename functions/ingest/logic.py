@@ -109,6 +109,15 @@ def status_code(result: BatchResult) -> int:
     return 409 if all(r.status == "conflict" for r in result.results) else 422
 
 
+def write_answer(result: BatchResult, key: str) -> tuple[int, dict[str, Any]]:
+    """The status and JSON content of a write's answer (the route and the fast path alike)."""
+    status = status_code(result)
+    content = result.model_dump()
+    if status in (409, 422):  # nothing stored: also the error shape every 4xx has
+        content.update(rejection_summary(result, key, conflict=status == 409))
+    return status, content
+
+
 def rejection_summary(result: BatchResult, key: str, conflict: bool = False) -> dict[str, Any]:
     """``error``/``message``/``errors`` for a write whose every item was rejected; field paths
     name the item (``events[2].ts``) when there was more than one."""

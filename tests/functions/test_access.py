@@ -17,10 +17,10 @@ from functions.common.http import api_keys, door
 from functions.common.http.api_keys import create_key, key_cache, list_keys, revoke_key
 from functions.common.http.door import PUBLIC_PATHS, ROUTES, match_route
 from functions.common.store.db import get_database
-from functions.ingest.app import app as ingest_app
 from functions.ingest.app import handler as ingest
-from functions.metrics.app import app as metrics_app
+from functions.ingest.routes import app as ingest_app
 from functions.metrics.app import handler as metrics
+from functions.metrics.routes import app as metrics_app
 from functions.recommend.app import handler as recommend
 from functions.recommend.routes import app as recommend_app
 from tests.conftest import FIXED_NOW_MS

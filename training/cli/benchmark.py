@@ -83,6 +83,13 @@ def cmd_benchmark_serving(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_benchmark_coldstart(args: argparse.Namespace) -> int:
+    from training.benchmarks.coldstart import run_coldstart_benchmark
+
+    run_coldstart_benchmark(args.items, args.events, args.users, args.runs, args.out)
+    return 0
+
+
 def cmd_benchmark_metrics(args: argparse.Namespace) -> int:
     from training.benchmarks.metrics import run_metrics_benchmark
 
@@ -223,6 +230,23 @@ def register(commands: Commands) -> None:
     )
     serving.add_argument("--requests", type=int, default=2000, help="warm requests per size")
     _add_out_option(serving, "serving")
+
+    coldstart = group.add(
+        "coldstart",
+        "each function's cold start (spawn to first answer, template.yaml's environment): "
+        "imports and first request, median of fresh processes",
+        func=cmd_benchmark_coldstart,
+        parents=(),
+    )
+    coldstart.add_argument(
+        "--items", type=_positive, default=100_000, help="catalog size of the recommend world"
+    )
+    coldstart.add_argument("--events", type=_positive, default=200_000, help="events in it")
+    coldstart.add_argument("--users", type=_positive, default=5_000, help="users in it")
+    coldstart.add_argument(
+        "--runs", type=_positive, default=7, help="fresh processes per function (the median)"
+    )
+    _add_out_option(coldstart, "coldstart")
 
     metrics = group.add(
         "metrics",

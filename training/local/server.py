@@ -25,9 +25,9 @@ def build_api() -> FastAPI:
 
     from functions.common.http.lambda_runtime import OPEN_WARNING
     from functions.common.settings import get_settings
-    from functions.ingest.app import router as ingest
-    from functions.metrics.app import router as metrics
+    from functions.ingest.routes import router as ingest
     from functions.metrics.browse_routes import router as browse
+    from functions.metrics.routes import router as metrics
     from functions.recommend.routes import router as recommend
 
     settings = get_settings()

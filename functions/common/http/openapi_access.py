@@ -62,7 +62,7 @@ def describe_access(schema: dict[str, Any]) -> None:
 
 
 WINDOW_PATHS = frozenset({"/metrics", "/metrics/compare"})
-"""Routes whose ``from`` and ``to`` make a window of any two times (functions/metrics/app.py)."""
+"""Routes whose ``from`` and ``to`` make a window of any two times (functions/metrics/query.py)."""
 
 
 def describe_deployment(schema: dict[str, Any], settings: Settings, now_ms: int) -> None:

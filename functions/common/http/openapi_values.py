@@ -87,7 +87,7 @@ def published_time(bounds: TimeBounds) -> dict[str, Any]:
 
 def window_time(description: str) -> dict[str, Any]:
     """A ``from`` or ``to`` of GET /metrics: any RFC 3339 time, or epoch seconds or milliseconds
-    as digits (every pair makes a window: see functions/metrics/app.py)."""
+    as digits (every pair makes a window: see functions/metrics/query.py)."""
     years = "([1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"  # 1000-9998: any offset fits
     text = "^" + years + "-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])" + CLOCK + "$"
     return {
