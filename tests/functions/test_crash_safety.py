@@ -93,24 +93,19 @@ def _writer_killed_mid_batch(env: dict[str, str], batch: list[Any], after: int, 
         from functions.ingest.app import handler
         from training.local.lambda_invoke import http_event, invoke
 
-        real_execute = db.execute
-        inserted = 0
+        real_executemany = db.executemany
 
-        def execute(conn: Any, file: str, name: str, params: Any = None) -> Any:
-            nonlocal inserted
-            cursor = real_execute(conn, file, name, params)
-            if name == "insert_event":
-                inserted += 1
-                if inserted == after:
-                    rows = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-                    pipe.send(
-                        {"reached": True, "in_transaction": conn.in_transaction, "rows": rows}
-                    )
-                    time.sleep(600)
-            return cursor
+        def executemany(conn: Any, query: str, rows: Any) -> int:
+            """The batch's insert (one executemany on SQLite), stopped after ``after`` rows."""
+            if "INSERT INTO events" in query and len(rows) > after:
+                real_executemany(conn, query, rows[:after])
+                stored = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+                pipe.send({"reached": True, "in_transaction": conn.in_transaction, "rows": stored})
+                time.sleep(600)
+            return real_executemany(conn, query, rows)
 
-        db.execute = execute  # both names the ingest logic may call it by
-        logic.execute = execute
+        db.executemany = executemany  # both names the ingest logic may call it by
+        logic.executemany = executemany
         # a tiny page cache: the transaction's pages spill into the file (or the WAL) before
         # COMMIT, so the crash leaves uncommitted data on disk, not only in memory
         db.get_database().conn.execute("PRAGMA cache_size = 2")

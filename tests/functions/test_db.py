@@ -175,3 +175,23 @@ def test_rollback_journals_need_no_checkpointer(tmp_path):
     database = SqliteDatabase(tmp_path / "delete.sqlite", journal_mode="delete")
     assert database._checkpointer is None
     database.close()
+
+
+@pytest.mark.sqlite_only("SQLite's savepoints")
+def test_kept_if_keeps_or_undoes_its_work_inside_the_transaction(db):
+    from functions.common.store.sqlite_engine import kept_if
+
+    def insert(conn, n):
+        conn.execute("INSERT INTO users (user_id, created_ms, updated_ms) VALUES (?, 0, 0)", (n,))
+
+    def work(conn):
+        insert(conn, "before")
+        assert kept_if(conn, lambda: insert(conn, "kept") is None)
+        assert not kept_if(conn, lambda: insert(conn, "undone") is not None)
+        with pytest.raises(ZeroDivisionError):
+            kept_if(conn, lambda: insert(conn, "failed") or 1 / 0 > 0)
+        insert(conn, "after")
+
+    db.write(work)
+    users = [r[0] for r in db.conn.execute("SELECT user_id FROM users ORDER BY user_id")]
+    assert users == ["after", "before", "kept"]

@@ -207,3 +207,38 @@ def test_unknown_route_and_method_are_json_4xx():
     assert status == 404 and body["error"] == "not_found"
     status, body = invoke(handler, http_event("GET", "/events"))
     assert status == 405
+
+
+def test_ids_repeated_within_a_batch_and_already_stored_are_told_apart(db):
+    base = {"item_id": "i1", "event_type": "view", "platform": "web"}
+    post("/events", {**base, "event_id": "old-mine", "user_id": "u1"})
+    post("/events", {**base, "event_id": "old-theirs", "user_id": "u2"})
+    batch = [
+        {**base, "event_id": "new", "user_id": "u1"},
+        {**base, "event_id": "new", "user_id": "u1"},  # the same event twice: stored once
+        {**base, "event_id": "new", "user_id": "u3"},  # another user's id, taken in this batch
+        {**base, "event_id": "old-mine", "user_id": "u1"},  # a retry
+        {**base, "event_id": "old-theirs", "user_id": "u1"},  # taken before
+        {**base, "event_id": "fresh", "user_id": "u1"},
+    ]
+    status, body = post("/events", {"events": batch})
+    assert status == 207
+    assert [r["status"] for r in body["results"]] == [
+        "stored", "duplicate", "conflict", "duplicate", "conflict", "stored",
+    ]  # fmt: skip
+    assert (body["stored"], body["duplicates"], body["rejected"]) == (2, 2, 2)
+    owners = dict(db.conn.execute("SELECT event_id, user_id FROM events").fetchall())
+    assert owners == {"old-mine": "u1", "old-theirs": "u2", "new": "u1", "fresh": "u1"}
+
+
+def test_a_batch_larger_than_one_lookup_is_looked_up_whole(db, monkeypatch):
+    from functions.ingest import logic
+
+    monkeypatch.setattr(logic, "LOOKUP_CHUNK", 7)  # 50 ids: eight lookups
+    base = {"item_id": "i1", "event_type": "view", "platform": "web", "user_id": "u1"}
+    first = [{**base, "event_id": f"e{n}"} for n in range(0, 50, 2)]
+    assert post("/events", {"events": first})[1]["stored"] == 25
+    status, body = post("/events", {"events": [{**base, "event_id": f"e{n}"} for n in range(50)]})
+    assert status == 200 and (body["stored"], body["duplicates"]) == (25, 25)
+    assert [r["status"] for r in body["results"]][:4] == ["duplicate", "stored"] * 2
+    assert count(db, "events") == 50

@@ -56,6 +56,21 @@ def is_busy(error: sqlite3.OperationalError) -> bool:
     return "database is locked" in message or "database is busy" in message
 
 
+def kept_if(conn: sqlite3.Connection, work: Callable[[], bool]) -> bool:
+    """Run ``work()`` inside a savepoint of the caller's write transaction and keep what it did
+    only when it returns True; anything else (False, or an error) undoes it, and the
+    transaction goes on as it was before. SQLite only: Aurora DSQL has no savepoints."""
+    conn.execute("SAVEPOINT kept_if")
+    kept = False
+    try:
+        kept = work()
+    finally:
+        if not kept:
+            conn.execute("ROLLBACK TO kept_if")
+        conn.execute("RELEASE kept_if")
+    return kept
+
+
 class SqliteDatabase(Database):
     """A SQLite connection shared by the requests of one container (thread-safe via a lock)."""
 
