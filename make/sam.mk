@@ -25,17 +25,19 @@ BUILD_CHECK_MODEL ?= build-check
 BUILD_CHECK_RUNTIME ?= .build/lambda-runtime
 BUILD_CHECK_SDK ?= boto3==$(shell $(VENV)/bin/python -c 'import importlib.metadata as m; print(m.version("boto3"))')
 
-# A python3.12 that really runs (a pyenv shim named python3.12 may exist and still fail);
-# looked up only when build-check needs it.
+# A python3.12 that really runs (a pyenv shim named python3.12 may exist and still fail): it
+# compiles the bundle's bytecode (build) and runs the built function (build-check).
 PYTHON312 ?= $(firstword $(foreach candidate,python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12),\
 	$(shell $(candidate) -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && echo $(candidate))))
 
 # SAM runs functions/Makefile from a scratch folder, so the pip it uses needs an absolute path.
-SAM_ENV = MAKEFLAGS= MAKELEVEL= SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$(SAM_REGION) PYTHON=$(abspath $(VENV))/bin/python
+SAM_ENV = MAKEFLAGS= MAKELEVEL= SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=$(SAM_REGION) PYTHON=$(abspath $(VENV))/bin/python \
+	PYTHON312=$(PYTHON312)
 
 .PHONY: build build-check
 
 build:
+	@test -n "$(PYTHON312)" || { echo "no python3.12 found (the bundle's bytecode is compiled by Lambda's Python): pass PYTHON312=/path/to/python3.12" >&2; exit 2; }
 	$(SAM_ENV) $(SAM) validate --lint --template-file $(SAM_TEMPLATE) --region $(SAM_REGION)
 	$(SAM_ENV) $(SAM) build --template-file $(SAM_TEMPLATE) --build-dir $(SAM_BUILD_DIR) --no-cached
 	$(VENV)/bin/python -m scripts.bundle_size --build-dir $(SAM_BUILD_DIR) --limit-mb $(BUNDLE_LIMIT_MB)

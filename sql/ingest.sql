@@ -10,6 +10,10 @@ ON CONFLICT (event_id) DO NOTHING;
 -- name: event_owner
 SELECT user_id FROM events WHERE event_id = :event_id;
 
+-- name: stored_event_owners
+-- Which of a batch's event ids are stored already, and whose they are (one lookup per chunk).
+SELECT event_id, user_id FROM events WHERE event_id IN (:event_ids);
+
 -- name: upsert_user
 INSERT INTO users (user_id, attributes, created_ms, updated_ms)
 VALUES (:user_id, :attributes, :now_ms, :now_ms)

@@ -47,8 +47,9 @@ def answer_write(event: dict[str, Any], context: Any) -> dict[str, Any] | None:
     try:  # the dependencies first, as FastAPI solves them before the route runs
         db, settings = get_database(), get_settings()
         result = write(db, admission.body, settings, clock.now_ms())
+        status, content = logic.write_answer(result, key)
+        body = render_json(content)  # the route's JSONResponse renders it so
     except Exception as error:
         failed = error_answer(error)
         return json_answer(failed.status, render_json(failed.content), failed.headers)
-    status, content = logic.write_answer(result, key)
-    return json_answer(status, render_json(content))
+    return json_answer(status, body)

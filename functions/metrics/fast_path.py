@@ -11,13 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from functions.common.http.errors import error_answer, invalid_request
 from functions.common.http.lambda_http import json_answer, plain_get, render_json
 from functions.common.settings import get_settings
 from functions.common.store.db import get_database
 from functions.metrics.query import MetricsQuery, metrics_answer
+
+_ANSWER: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
+"""The route's return type: FastAPI writes its answer with pydantic's JSON (``0.000035``, not
+``json.dumps``' ``3.5e-05``), and so does this module."""
 
 
 def answer_metrics_request(event: dict[str, Any], context: Any) -> dict[str, Any] | None:
@@ -33,8 +37,8 @@ def answer_metrics_request(event: dict[str, Any], context: Any) -> dict[str, Any
             raise invalid_request(
                 [{**e, "loc": ("query", *e["loc"])} for e in error.errors()]
             ) from None
-        content = metrics_answer(db, query, settings)
+        body = _ANSWER.dump_json(metrics_answer(db, query, settings))
     except Exception as error:
         failed = error_answer(error)
         return json_answer(failed.status, render_json(failed.content), failed.headers)
-    return json_answer(200, render_json(content))
+    return json_answer(200, body)

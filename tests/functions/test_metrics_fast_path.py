@@ -118,6 +118,17 @@ def test_errors_raised_while_reading_are_answered_alike(served, monkeypatch, err
     assert fast["statusCode"] == (503 if isinstance(error, DatabaseBusyError) else 500)
 
 
+def test_numbers_are_written_as_the_route_writes_them(served, monkeypatch):
+    """FastAPI writes a route's dict with pydantic's JSON: small and large floats, NaN."""
+    odd = {"pac": {"value": 3.5e-05, "ci95": [1e-07, 0.001132]}, "big": 1e20,
+           "none": float("nan"), "ints": [0, -1, 2**53]}  # fmt: skip
+    monkeypatch.setattr(query, "window_metrics", lambda *args: dict(odd))
+    event = metrics_event("fresh=true")
+    fast = through_fast_path(event)
+    assert fast == through_fastapi(event)
+    assert '"value":0.000035' in fast["body"] and '"none":null' in fast["body"]
+
+
 DELEGATED = [
     metrics_event("", path="/metrics/"),  # Starlette redirects the trailing slash
     metrics_event("k=2&k=3"),  # Starlette keeps the last value

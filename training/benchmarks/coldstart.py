@@ -89,15 +89,47 @@ def _events(user_ids: list[str], item_ids: list[str], key: str, run: int) -> dic
     }
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def clean_environment(folder: Path) -> dict[str, str]:
+    """The caller's environment without mediarec's and Powertools' settings, the checkout
+    importable; the workers run in ``folder``, where no .env is."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDIAREC_", "POWERTOOLS_"))}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env[WORKDIR] = str(folder)
+    return env
+
+
+WORKDIR = "MEDIAREC_BENCH_WORKDIR"
+
+
+def _compile_sources() -> None:
+    """Bytecode for mediarec's own modules, as the built bundle ships it (functions/Makefile),
+    so that no run pays for compiling them (the installed packages have theirs)."""
+    import compileall
+
+    for package in ("functions", "training"):
+        compileall.compile_dir(ROOT / package, quiet=1, workers=0)
+
+
 def _spawn(args: list[str], env: dict[str, str]) -> dict[str, Any]:
     spawned_ns = time.time_ns()
     done = subprocess.run(
-        [sys.executable, *args], env=env, capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, *args],
+        env=env,
+        cwd=env.get(WORKDIR),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed: {done.stderr[-2000:]}")
     lines = done.stdout.strip().splitlines()
-    result: dict[str, Any] = json.loads(lines[-1]) if lines else {}
+    if not lines:
+        raise RuntimeError(f"{' '.join(args)} printed nothing: {done.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(lines[-1])
     if "answered_ns" in result:  # spawn to first answer; the process's exit is not in it
         result["cold_ms"] = (result["answered_ns"] - spawned_ns) / 1e6
     return result
@@ -114,15 +146,23 @@ def _serve_some_feeds(db: Path, models: Path, key: str, user_ids: list[str]) -> 
     from functions.common.caches import reset_all
     from training.local.lambda_invoke import FakeLambdaContext, http_event
 
-    saved = {k: os.environ.get(k) for k in ("MEDIAREC_DB_PATH", "MEDIAREC_MODELS_URI")}
-    os.environ.update(MEDIAREC_DB_PATH=str(db), MEDIAREC_MODELS_URI=str(models))
+    names = ("MEDIAREC_DB_PATH", "MEDIAREC_MODELS_URI", "MEDIAREC_DATABASE_URL", "MEDIAREC_AUTH")
+    saved = {k: os.environ.get(k) for k in names}
+    os.environ.update(
+        MEDIAREC_DB_PATH=str(db),
+        MEDIAREC_MODELS_URI=str(models),
+        MEDIAREC_DATABASE_URL="",
+        MEDIAREC_AUTH="keys",
+    )
     reset_all()
     try:
         from functions.recommend.app import handler
 
         for user in user_ids[:200]:
             event = http_event("GET", f"/recommendations/{user}", query={"k": 10}, api_key=key)
-            handler(event, FakeLambdaContext())
+            status = handler(event, FakeLambdaContext())["statusCode"]
+            if status != 200:
+                raise RuntimeError(f"a feed served for the metrics day answered {status}")
     finally:
         for name, value in saved.items():
             if value is None:
@@ -133,8 +173,11 @@ def _serve_some_feeds(db: Path, models: Path, key: str, user_ids: list[str]) -> 
 
 
 def run_coldstart_benchmark(
-    items: int, events: int, users: int, runs: int, out: Path | None
+    items: int, events: int, users: int, runs: int, out: Path | None, bytecode: bool = True
 ) -> dict[str, Any]:
+    """``bytecode``: mediarec's modules compiled first, as the built bundle ships them; without
+    it every module (the installed packages' too) is compiled from source in every run, as a
+    bundle without bytecode is on Lambda's read-only file system."""
     from functions.common.clock import now_ms
     from functions.common.http.api_keys import create_key
     from functions.common.store.sqlite_engine import SqliteDatabase
@@ -157,19 +200,24 @@ def run_coldstart_benchmark(
         database.close()
         _serve_some_feeds(db, folder / "models", key, user_ids)
         print(f"world of {items} items built in {time.perf_counter() - started:.0f} s")
-        base = {
-            k: v for k, v in os.environ.items() if not k.startswith(("MEDIAREC_", "POWERTOOLS_"))
-        }
+        base = clean_environment(folder)
         environments = {}
         for function in FUNCTIONS:
             env = {**base, **template_environment(function)}
+            # the world's SQLite file stands in for the EFS one (Aurora's URL is an AWS-only
+            # value, left out); nothing from a .env or the caller's MEDIAREC_* settings
             env.update(
                 MEDIAREC_DB_PATH=str(db),
+                MEDIAREC_DATABASE_URL="",
                 MEDIAREC_MODELS_URI=str(folder / "models"),
-                # as deployed, the 5-minute schedule keeps the snapshots fresh
-                MEDIAREC_SNAPSHOT_MAX_AGE_SECONDS="0",
             )
+            if not bytecode:
+                env.update(
+                    PYTHONPYCACHEPREFIX=str(folder / "no-bytecode"), PYTHONDONTWRITEBYTECODE="1"
+                )
             environments[function] = env
+        if bytecode:
+            _compile_sources()
         results: dict[str, list[dict[str, Any]]] = {f: [] for f in FUNCTIONS}
         bare: list[float] = []
         for run in range(runs):
@@ -214,15 +262,24 @@ def run_coldstart_benchmark(
             ],
         )
     )
+    how = "bytecode present, as the built bundle ships it"
+    if not bytecode:
+        how = "no bytecode: every module compiled from source in every run"
     print(
         f"median of {runs} fresh processes per function, interleaved; spawn to first answer "
         f"(interpreter start included: a bare `python -c` took {bare_ms} ms); template.yaml's "
-        f"environment per function; {items} items"
+        f"environment per function; {items} items; Python {sys.version.split()[0]}; {how}"
     )
     data = {
         **summary,
         "bare_interpreter_ms": bare_ms,
-        "config": {"items": items, "events": events, "users": users, "runs": runs},
+        "config": {
+            "items": items,
+            "events": events,
+            "users": users,
+            "runs": runs,
+            "bytecode": bytecode,
+        },
         "machine": machine(),
     }
     if out is not None:

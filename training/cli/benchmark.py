@@ -86,7 +86,9 @@ def cmd_benchmark_serving(args: argparse.Namespace) -> int:
 def cmd_benchmark_coldstart(args: argparse.Namespace) -> int:
     from training.benchmarks.coldstart import run_coldstart_benchmark
 
-    run_coldstart_benchmark(args.items, args.events, args.users, args.runs, args.out)
+    run_coldstart_benchmark(
+        args.items, args.events, args.users, args.runs, args.out, bytecode=not args.no_bytecode
+    )
     return 0
 
 
@@ -245,6 +247,12 @@ def register(commands: Commands) -> None:
     coldstart.add_argument("--users", type=_positive, default=5_000, help="users in it")
     coldstart.add_argument(
         "--runs", type=_positive, default=7, help="fresh processes per function (the median)"
+    )
+    coldstart.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="compile every module from source in every run (a bundle shipped without bytecode "
+        "on Lambda's read-only file system); default: with bytecode, as the build ships it",
     )
     _add_out_option(coldstart, "coldstart")
 

@@ -65,9 +65,13 @@ def kept_if(conn: sqlite3.Connection, work: Callable[[], bool]) -> bool:
     try:
         kept = work()
     finally:
-        if not kept:
-            conn.execute("ROLLBACK TO kept_if")
-        conn.execute("RELEASE kept_if")
+        # a failed statement may have rolled the whole transaction back (SQLITE_FULL, IOERR,
+        # a busy cache spill): then there is no savepoint left, and the error that did it is
+        # the one to raise (a busy one is retried by the write)
+        if conn.in_transaction:
+            if not kept:
+                conn.execute("ROLLBACK TO kept_if")
+            conn.execute("RELEASE kept_if")
     return kept
 
 
