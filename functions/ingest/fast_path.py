@@ -16,7 +16,7 @@ from typing import Any
 from functions.common import clock
 from functions.common.http.door import current_admission
 from functions.common.http.errors import error_answer
-from functions.common.http.lambda_http import json_answer, render_json
+from functions.common.http.lambda_http import json_answer, render_json, routed_path
 from functions.common.settings import get_settings
 from functions.common.store.db import get_database
 from functions.ingest import logic
@@ -31,14 +31,8 @@ WRITES: dict[str, tuple[str, Callable[..., Any]]] = {
 
 def answer_write(event: dict[str, Any], context: Any) -> dict[str, Any] | None:
     """The API Gateway response to a plain POST of a write, else ``None``."""
-    if not isinstance(event, dict) or event.get("version") != "2.0":
-        return None
-    request_context = event.get("requestContext")
-    http = request_context.get("http") if isinstance(request_context, dict) else None
-    if not isinstance(http, dict) or http.get("method") != "POST":
-        return None
-    path = http.get("path")
-    if path not in WRITES or event.get("rawPath") != path:
+    path = routed_path(event, "POST")
+    if path not in WRITES:  # exactly: a percent-encoded path is left to Starlette's decoding
         return None
     admission = current_admission.get(None)
     if admission is None:  # not behind the door (the door always admits first)

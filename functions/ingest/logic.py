@@ -31,7 +31,6 @@ from functions.common.store.db import (
     fetch_all,
 )
 from functions.common.store.sql import query
-from functions.common.store.sqlite_engine import kept_if
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -208,6 +207,8 @@ def insert_events(
     afterwards where needed (``None``)."""
     if dialect_of(conn) != "sqlite":
         return execute_each(conn, "ingest", "insert_event", rows), None
+    from functions.common.store.sqlite_engine import kept_if  # the SQLite engine's own
+
     owners: dict[str, str] = {}
     first = []
     for row in rows:  # the first of each id in the batch

@@ -4,10 +4,7 @@ route behind Mangum does (status, headers, body bytes, impressions), without imp
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -21,6 +18,7 @@ from functions.recommend import fast_path, routes
 from functions.recommend.app import handler
 from functions.recommend.fast_path import answer_feed_request
 from tests.conftest import FIXED_NOW_MS
+from tests.utils import fast_paths
 from tests.utils.factories import add_events, add_items
 from training.local.lambda_invoke import FakeLambdaContext, http_event, invoke
 
@@ -269,12 +267,8 @@ def test_health_and_unknown_paths_through_the_handler(world):
 
 
 COLD_START = """
-import json, sys
 from functions.recommend.app import handler
 from training.local.lambda_invoke import FakeLambdaContext, http_event
-
-def loaded():
-    return sorted({name.split(".")[0] for name in sys.modules} & set(sys.argv[1:]))
 
 feed = handler(http_event("GET", "/recommendations/u1", query={"k": 3}), FakeLambdaContext())
 after_feed = loaded()
@@ -286,17 +280,7 @@ print(json.dumps({"feed": feed, "after_feed": after_feed, "health": health["stat
 
 def test_a_cold_start_answering_a_feed_imports_no_web_framework(world, tmp_path):
     heavy = ["fastapi", "mangum", "pydantic_settings", "starlette"]
-    env = {**os.environ, "MEDIAREC_TRACING": "false"}  # as template.yaml deploys it
-    done = subprocess.run(
-        [sys.executable, "-c", COLD_START, *heavy],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.splitlines()[-1])
+    result = fast_paths.cold_start(COLD_START, tmp_path, heavy)
     assert result["feed"]["statusCode"] == 200
     assert len(json.loads(result["feed"]["body"])["items"]) == 3
     assert result["after_feed"] == []

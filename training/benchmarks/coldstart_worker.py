@@ -9,13 +9,10 @@ prints one JSON line: the imports, the first request, the status, and when it an
 
 from __future__ import annotations
 
+import importlib
+import json
+import sys
 import time
-
-STARTED = time.perf_counter()
-
-import importlib  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
 
 
 class _Context:

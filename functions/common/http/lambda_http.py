@@ -23,19 +23,29 @@ class PlainGet:
     query: dict[str, str]
 
 
+def routed_path(event: Any, method: str) -> str | None:
+    """The path Mangum routes a ``method`` event of payload format 2.0 on
+    (``requestContext.http.path``), or ``None`` for any other event and for one whose
+    ``rawPath`` differs from it."""
+    if not isinstance(event, dict) or event.get("version") != "2.0":
+        return None
+    request_context = event.get("requestContext")
+    http = request_context.get("http") if isinstance(request_context, dict) else None
+    if not isinstance(http, dict) or http.get("method") != method:
+        return None
+    path = http.get("path")
+    if not isinstance(path, str) or not path or event.get("rawPath") != path:
+        return None
+    return path
+
+
 def plain_get(event: Any) -> PlainGet | None:
     """The request of a GET event in payload format 2.0, or ``None`` for any other event and for
     one this module would not read as Mangum does: ``rawPath`` unlike ``requestContext.http.path``
     (the one Mangum routes on), a query string that is not ASCII (Starlette decodes it as
     latin-1) or names a parameter twice."""
-    if not isinstance(event, dict) or event.get("version") != "2.0":
-        return None
-    request_context = event.get("requestContext")
-    http = request_context.get("http") if isinstance(request_context, dict) else None
-    if not isinstance(http, dict) or http.get("method") != "GET":
-        return None
-    path = http.get("path")
-    if not isinstance(path, str) or not path or event.get("rawPath") != path:
+    path = routed_path(event, "GET")
+    if path is None:
         return None
     raw_query = event.get("rawQueryString", "")
     if not isinstance(raw_query, str) or not raw_query.isascii():
